@@ -1,0 +1,5 @@
+"""glwork: the offline-first workbench for the workshop "Using LLM & AI Infrastructure".
+
+`import glwork` stays light: torch, sentence-transformers, faiss and the SDKs load on first use.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,22 @@
+"""The workshop's names (`GL_COMMONS.infrastructure.llm` in the text). Heavy parts load on first use."""
+from importlib import import_module
+
+from ..errors import (AuthenticationError, BudgetExceededError, ConfigurationError,  # noqa: F401
+                      ContextLengthExceededError, InvalidJSONError, InvalidRequestError, LLMConnectionError,
+                      LLMError, LLMTimeoutError, MissingAPIKeyError, ModelNotFoundError, OverloadedError,
+                      PermissionDeniedError, RateLimitError, ServerError, StreamInterruptedError)
+from ..response import ChatResponse, ToolCall, Usage  # noqa: F401
+
+_LAZY = {
+    "ChatSession": "glwork.session",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'glwork.llm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

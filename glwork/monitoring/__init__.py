@@ -1,0 +1,1 @@
+"""Pricing, cost ledger, provider health and cost alerts (Part 5)."""

@@ -1,0 +1,129 @@
+"""What every provider adapter shares: the neutral request, SDK-error mapping, key lookup."""
+import email.utils
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from .. import errors
+from ..security import register_secret
+
+DEFAULT_TIMEOUT = 60.0
+_CONTEXT_RE = re.compile(r"maximum context length|context length|context window|prompt is too long|"
+                         r"too many tokens|reduce the length", re.I)
+
+
+@dataclass
+class ChatRequest:
+    """A provider-neutral chat call. `messages` hold user/assistant/tool turns (no system)."""
+
+    model: str
+    messages: list
+    system: str = None
+    temperature: float = None
+    max_tokens: int = None
+    tools: list = field(default_factory=list)    # [{"name", "description", "parameters"}]
+    tool_choice: object = None                   # None | "auto" | "none" | "required" | a tool name
+    json_mode: bool = False
+    response_format: dict = None                 # OpenAI response_format, passed through there
+
+
+def env_or(value, *names):
+    """`value` if given, else the first environment variable of `names` that is set."""
+    if value:
+        return value
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+def require_key(value, env_name, provider):
+    key = env_or(value, env_name)
+    if not key:
+        raise errors.MissingAPIKeyError(
+            f"No API key for {provider}: set the {env_name} environment variable (or pass api_key=...). "
+            f"To work without a key, run offline: GLWORK_MODE=local or glwork.configure(mode='local').",
+            provider=provider)
+    register_secret(key)
+    return key
+
+
+def parse_retry_after(headers):
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date), else None."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    try:
+        return max(float(ra), 0.0)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(ra).timestamp()
+            return max(when - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+def _body_fields(body):
+    """(code, type, message) from either SDK's error body (OpenAI passes the inner `error`)."""
+    if not isinstance(body, dict):
+        return None, None, None
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    code = inner.get("code")
+    return (str(code) if code is not None else None), inner.get("type"), inner.get("message")
+
+
+def map_sdk_error(exc, sdk, provider, mid_stream=False):
+    """Turn an `openai`/`anthropic` SDK exception (or a transport error) into an `LLMError`."""
+    if isinstance(exc, errors.LLMError):
+        return exc
+    name = type(exc).__name__
+    if isinstance(exc, sdk.APITimeoutError):
+        return errors.LLMTimeoutError(f"The request to {provider} timed out. Try again, or raise timeout=.",
+                                      provider=provider)
+    if isinstance(exc, sdk.APIConnectionError):
+        cls = errors.StreamInterruptedError if mid_stream else errors.LLMConnectionError
+        return cls(f"Could not reach {provider}: {exc}", provider=provider)
+    if isinstance(exc, sdk.APIStatusError):
+        status = exc.status_code
+        headers = getattr(exc.response, "headers", None)
+        code, etype, msg = _body_fields(exc.body)
+        message = msg or str(exc)
+        kw = dict(provider=provider, status_code=status, request_id=getattr(exc, "request_id", None))
+        if status == 429:
+            return errors.RateLimitError(message, retry_after=parse_retry_after(headers), **kw)
+        if status in (401,):
+            return errors.AuthenticationError(message, **kw)
+        if status == 403:
+            return errors.PermissionDeniedError(message, **kw)
+        if status == 529 or etype == "overloaded_error":
+            return errors.OverloadedError(message, retry_after=parse_retry_after(headers), **kw)
+        if status == 408:
+            return errors.LLMTimeoutError(message, **kw)
+        if status >= 500:
+            return errors.ServerError(message, retry_after=parse_retry_after(headers), **kw)
+        if code == "context_length_exceeded" or _CONTEXT_RE.search(message or ""):
+            return errors.ContextLengthExceededError(message, **kw)
+        if status == 404 or code in ("model_not_found", "DeploymentNotFound", "unknown_model"):
+            return errors.ModelNotFoundError(message, **kw)
+        return errors.InvalidRequestError(message, **kw)
+    if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        cls = errors.StreamInterruptedError if mid_stream else errors.LLMConnectionError
+        return cls(f"Connection to {provider} failed ({name}): {exc}", provider=provider)
+    if isinstance(exc, sdk.APIError):
+        return errors.LLMError(str(exc), provider=provider)
+    return None
+
+
+def stream_cut(provider):
+    return errors.StreamInterruptedError(
+        f"The {provider} stream ended before the reply was complete; nothing was added to the history.",
+        provider=provider)

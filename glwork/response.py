@@ -1,0 +1,93 @@
+"""What a call returns: `ChatResponse`, a `str` carrying the reply's metadata."""
+from dataclasses import dataclass, field, asdict
+
+
+@dataclass
+class Usage:
+    """Token counts of one call. `input_tokens` includes cached prompt tokens."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0          # prompt tokens read from the provider's prompt cache
+    cache_creation_tokens: int = 0  # Anthropic: prompt tokens written to its cache
+
+    @property
+    def total_tokens(self):
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other):
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.cached_tokens + other.cached_tokens,
+                     self.cache_creation_tokens + other.cache_creation_tokens)
+
+    def to_dict(self):
+        d = asdict(self)
+        d["total_tokens"] = self.total_tokens
+        return d
+
+
+@dataclass
+class ToolCall:
+    """One function/tool call the model asked for; `arguments` is already a dict."""
+
+    id: str
+    name: str
+    arguments: dict = field(default_factory=dict)
+    raw_arguments: str = ""
+
+    def to_dict(self):
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass
+class Completion:
+    """A provider adapter's neutral result, before the session dresses it as a ChatResponse."""
+
+    text: str
+    tool_calls: list
+    usage: Usage
+    model: str
+    finish_reason: str
+    request_id: str = None
+
+
+class ChatResponse(str):
+    """The reply text (so `print(response)` and `json.loads(response)` work) plus metadata."""
+
+    def __new__(cls, text, **meta):
+        obj = super().__new__(cls, text or "")
+        obj.tool_calls = meta.get("tool_calls") or []
+        obj.usage = meta.get("usage") or Usage()
+        obj.model = meta.get("model")
+        obj.provider = meta.get("provider")
+        obj.latency_ms = meta.get("latency_ms")
+        obj.finish_reason = meta.get("finish_reason")
+        obj.cost = meta.get("cost")
+        obj.cost_is_estimate = meta.get("cost_is_estimate", False)
+        obj.cached = meta.get("cached", False)
+        obj.request_id = meta.get("request_id")
+        return obj
+
+    @property
+    def text(self):
+        return str(self)
+
+    @property
+    def function_call(self):
+        """The first tool call (the workshop's `response.function_call`), or None."""
+        return self.tool_calls[0] if self.tool_calls else None
+
+    def __repr__(self):
+        calls = f", tool_calls={[c.name for c in self.tool_calls]}" if self.tool_calls else ""
+        return (f"ChatResponse({str(self)!r}, provider={self.provider!r}, model={self.model!r}, "
+                f"tokens={self.usage.total_tokens}{calls})")
+
+    def __reduce__(self):
+        meta = {k: getattr(self, k) for k in ("tool_calls", "usage", "model", "provider", "latency_ms",
+                                               "finish_reason", "cost", "cost_is_estimate", "cached",
+                                               "request_id")}
+        return (_rebuild, (str(self), meta))
+
+
+def _rebuild(text, meta):
+    return ChatResponse(text, **meta)

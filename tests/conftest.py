@@ -1,0 +1,26 @@
+import pytest
+
+from wire_server import WireServer
+
+PROVIDER_ENV = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+    "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION",
+    "AZURE_OPENAI_DEPLOYMENT", "SLACK_WEBHOOK_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_provider_env(monkeypatch):
+    # Tests must never reach a real provider with a developer's key.
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GLWORK_MODE", "live")
+
+
+@pytest.fixture
+def wire_server():
+    srv = WireServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
