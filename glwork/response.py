@@ -2,6 +2,15 @@
 from dataclasses import dataclass, field, asdict
 
 
+class USD(float):
+    """A dollar amount that prints as $-style decimals (0.000840), never as 8.4e-04."""
+
+    def __repr__(self):
+        return "nan" if self != self else f"{float(self):.6f}"
+
+    __str__ = __repr__
+
+
 @dataclass
 class Usage:
     """Token counts of one call. `input_tokens` includes cached prompt tokens."""

@@ -9,7 +9,7 @@ from . import errors, events
 from .monitoring import pricing
 from .providers import check_provider, default_model, make_adapter
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
-from .response import ChatResponse, Usage
+from .response import USD, ChatResponse, Usage
 from .security import get_logger
 from .tokens import estimate_messages
 from .tools import normalize_tools
@@ -157,8 +157,8 @@ class ChatSession:
         """USD spent by this session; NaN (with one warning) if a call's model has no known price."""
         costs = [c.cost for c in self._calls]
         if any(c is None for c in costs):
-            return math.nan
-        return round(sum(costs), 8)
+            return USD(math.nan)
+        return USD(round(sum(costs), 8))
 
     def get_response_time(self):
         """Latency of the last call in milliseconds (None before the first call)."""
@@ -227,6 +227,7 @@ class ChatSession:
                     f"it was not added to the history. Reply started: {completion.text[:80]!r}",
                     provider=self.provider) from None
         cost, estimate = self._price(completion)
+        cost = None if cost is None else USD(cost)
         record = CallRecord(self.provider, completion.model, self.model, completion.usage, cost, estimate,
                             latency_ms, streamed)
         with self._lock:

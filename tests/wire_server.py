@@ -359,7 +359,9 @@ class WireServer:
         self._httpd.wire = self  # type: ignore[attr-defined]
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # Short poll so close() (shutdown) returns fast.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def queue(self, *responses: Canned) -> "WireServer":

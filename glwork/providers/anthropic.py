@@ -33,7 +33,8 @@ class AnthropicAdapter:
         if system:
             kw["system"] = system
         if req.temperature is not None:
-            kw["temperature"] = min(max(req.temperature, 0.0), 1.0)  # Anthropic's range is 0-1
+            # SDK 1.x+ dropped the keyword; the API still takes it on models with sampling options.
+            kw["extra_body"] = {"temperature": min(max(req.temperature, 0.0), 1.0)}  # range 0-1
         if req.tools:
             kw["tools"] = [{"name": t["name"], "description": t.get("description") or "",
                             "input_schema": t.get("parameters") or {"type": "object", "properties": {}}}
@@ -65,7 +66,6 @@ class AnthropicAdapter:
         except Exception as exc:
             raise self.error(exc) from None
         parts, blocks, usage, model, finish, done = [], {}, Usage(), req.model, None, False
-        started = False
         prefix = "{" if req.json_mode else ""  # the prefill; sent with the first real delta
         try:
             for ev in stream:
@@ -78,11 +78,9 @@ class AnthropicAdapter:
                     if ev.delta.type == "text_delta" and ev.delta.text:
                         piece, prefix = prefix + ev.delta.text, ""
                         parts.append(piece)
-                        started = True
                         yield piece
                     elif ev.delta.type == "input_json_delta":
                         blocks[ev.index]["json"].append(ev.delta.partial_json)
-                        started = True
                 elif ev.type == "message_delta":
                     finish = ev.delta.stop_reason or finish
                     if ev.usage and ev.usage.output_tokens is not None:
@@ -90,7 +88,7 @@ class AnthropicAdapter:
                 elif ev.type == "message_stop":
                     done = True
         except Exception as exc:
-            raise self.error(exc, mid_stream=started) from None
+            raise self.error(exc, mid_stream=True) from None
         finally:
             stream.close()
         if not done:

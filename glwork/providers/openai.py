@@ -83,7 +83,6 @@ class OpenAIAdapter:
         except Exception as exc:
             raise self.error(exc) from None
         parts, calls, usage, model, finish = [], {}, None, req.model, None
-        started = False
         try:
             for chunk in stream:
                 model = chunk.model or model
@@ -93,7 +92,6 @@ class OpenAIAdapter:
                     delta = choice.delta
                     if delta and delta.content:
                         parts.append(delta.content)
-                        started = True
                         yield delta.content
                     for tc in (delta.tool_calls or []) if delta else []:
                         slot = calls.setdefault(tc.index, {"id": None, "name": "", "args": []})
@@ -101,11 +99,10 @@ class OpenAIAdapter:
                         if tc.function:
                             slot["name"] += tc.function.name or ""
                             slot["args"].append(tc.function.arguments or "")
-                        started = True
                     if choice.finish_reason:
                         finish = choice.finish_reason
         except Exception as exc:
-            raise self.error(exc, mid_stream=started) from None
+            raise self.error(exc, mid_stream=True) from None
         finally:
             stream.close()
         if finish is None:
