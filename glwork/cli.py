@@ -19,9 +19,9 @@ def _version(pkg):
         return None
 
 
-def doctor(out=sys.stdout):
+def doctor(out=None):
     """Print versions, mode, which keys are set (never their values), local models and cassettes."""
-    w = out.write
+    w = (out or sys.stdout).write
     w(f"glwork {_version('glwork') or '?'}  Python {platform.python_version()} ({sys.executable})\n")
     w("packages:\n")
     for pkg in PACKAGES:

@@ -63,3 +63,34 @@ def get_logger(name):
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
     return logger
+
+
+# What a leaked credential looks like in a cassette or a notebook output.
+_LEAK_PATTERNS = [
+    ("openai/anthropic key", re.compile(r"sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_\-]{20,}")),
+    ("bearer token", re.compile(r"(?i)bearer\s+(?!test|dummy|fake|local|placeholder|\[REDACTED\])[A-Za-z0-9._\-]{20,}")),
+    ("api-key header", re.compile(r"(?i)[\"']?(?:x-)?api-key[\"']?\s*[:=]\s*\[?[\"']?(?!test|dummy|fake|local|\[REDACTED\])[A-Za-z0-9]{24,}")),
+    ("aws access key", re.compile(r"AKIA[0-9A-Z]{16}")),
+    ("slack webhook", re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")),
+    ("jwt", re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),
+]
+
+
+def find_secrets(text):
+    """[(kind, excerpt)] for every credential-shaped string in `text`, plus known key values."""
+    found = [(kind, m.group(0)[:12] + "...") for kind, pat in _LEAK_PATTERNS for m in pat.finditer(text)]
+    found += [("configured key value", s[:4] + "...") for s in _known_secrets() if s in text]
+    return found
+
+
+def scan_paths(paths, suffixes=(".yaml", ".yml", ".json", ".ipynb", ".py", ".md", ".txt")):
+    """{path: findings} for files under `paths` that contain a secret."""
+    from pathlib import Path
+    report = {}
+    for root in map(Path, paths):
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in suffixes)
+        for f in files:
+            hits = find_secrets(f.read_text(errors="replace"))
+            if hits:
+                report[str(f)] = hits
+    return report
