@@ -2,8 +2,14 @@
 
 `import glwork` stays light: torch, sentence-transformers, faiss and the SDKs load on first use.
 """
-__version__ = "0.1.0"
-
+from .config import configure, current_mode  # noqa: F401
 from .security import get_logger as _get_logger
 
+__version__ = "0.1.0"
 _get_logger("glwork")  # redact keys from every record logged to the package logger
+
+
+def notebook(name, mode=None, quiet=False):
+    """Call once at the top of a notebook: sets the mode, opens its cassette, prints the banner."""
+    from .offline import notebook as _notebook
+    return _notebook(name, mode=mode, quiet=quiet)

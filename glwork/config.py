@@ -40,9 +40,18 @@ def set_cassette_active(active):
         _state["cassette_active"] = bool(active)
 
 
+def explicit_mode():
+    """The mode set by configure() or GLWORK_MODE, else None (automatic)."""
+    return _state["mode"] or _check(os.environ.get("GLWORK_MODE") or None)
+
+
+def cassette_active():
+    return _state["cassette_active"]
+
+
 def current_mode(provider=None):
     """The mode a call to `provider` runs in now."""
-    explicit = _state["mode"] or _check(os.environ.get("GLWORK_MODE") or None)
+    explicit = explicit_mode()
     if explicit:
         return explicit
     if provider and has_key(provider):

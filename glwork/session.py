@@ -5,7 +5,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import errors, events
+from . import config, errors, events, offline
 from .monitoring import pricing
 from .providers import check_provider, default_model, make_adapter
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
@@ -42,6 +42,8 @@ class ChatSession:
     (a list of JSON-schema function definitions), `response_format` ({"type": "json_object"}).
     Also: `tools` (OpenAI- or Anthropic-style tool definitions), `tool_choice`, `timeout` (seconds),
     `base_url`/`api_key` overrides, and for Azure `azure_endpoint`, `api_version`, `azure_deployment`.
+    `mode` ("live", "replay", "record", "local") overrides the kit's mode for this session only,
+    e.g. mode="local" sends free-form questions to the local model inside a replayed notebook.
     Without arguments the SDKs' own environment variables are used (OPENAI_API_KEY, OPENAI_BASE_URL,
     ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT,
     OPENAI_API_VERSION, AZURE_OPENAI_DEPLOYMENT).
@@ -50,7 +52,7 @@ class ChatSession:
     def __init__(self, provider="openai", model=None, system_message=None, temperature=None,
                  max_tokens=None, functions=None, response_format=None, tools=None, tool_choice=None,
                  timeout=DEFAULT_TIMEOUT, base_url=None, api_key=None, azure_endpoint=None,
-                 api_version=None, azure_deployment=None):
+                 api_version=None, azure_deployment=None, mode=None):
         self.provider = check_provider(provider)
         if self.provider == "azure":
             from .providers.base import env_or
@@ -72,8 +74,10 @@ class ChatSession:
         self.response_format = response_format
         self.json_mode = bool(response_format and response_format.get("type") in ("json_object", "json_schema"))
         self.timeout = timeout
-        self._adapter = make_adapter(self.provider, api_key=api_key, base_url=base_url, timeout=timeout,
-                                     azure_endpoint=azure_endpoint, api_version=api_version)
+        self.mode = config._check(mode) or config.current_mode(self.provider)
+        endpoint = offline.connection(self.provider, self.mode, base_url=base_url, api_key=api_key,
+                                      azure_endpoint=azure_endpoint)
+        self._adapter = make_adapter(self.provider, timeout=timeout, api_version=api_version, **endpoint)
         self._history = []          # neutral user/assistant/tool turns, no system message
         self._calls = []            # CallRecord per finished call
         self._lock = threading.RLock()

@@ -86,6 +86,10 @@ def map_sdk_error(exc, sdk, provider, mid_stream=False):
     if isinstance(exc, errors.LLMError):
         return exc
     name = type(exc).__name__
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if type(cause).__name__ == "CannotOverwriteExistingCassetteException":  # vcrpy replay miss
+            from ..offline import cassette_miss
+            return cassette_miss(cause, provider)
     if isinstance(exc, sdk.APITimeoutError):
         return errors.LLMTimeoutError(f"The request to {provider} timed out. Try again, or raise timeout=.",
                                       provider=provider)

@@ -1,0 +1,141 @@
+"""Offline-first plumbing: which endpoint a session talks to, and the notebook's cassette."""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config
+from ..errors import ConfigurationError
+from .cassettes import CassetteMissError, check_clean, make_vcr, miss_error, read_provenance
+
+REPLAY_HOST = "http://replay.glwork.invalid"  # never resolves: a replay miss can't reach a network
+_open = {"name": None, "cm": None, "cassette": None, "path": None, "mode": None}
+
+
+@dataclass
+class NotebookInfo:
+    name: str
+    mode: str
+    cassette: str
+    provenance: dict
+    banner: str
+
+    def __repr__(self):
+        return f"NotebookInfo(name={self.name!r}, mode={self.mode!r})"
+
+
+def cassette_dir():
+    """`GLWORK_CASSETTE_DIR`, else the `cassettes/` folder of the kit (searched upwards from here)."""
+    if os.environ.get("GLWORK_CASSETTE_DIR"):
+        return Path(os.environ["GLWORK_CASSETTE_DIR"])
+    for base in [Path.cwd(), *Path.cwd().parents]:
+        if (base / "cassettes").is_dir() and (base / "notebooks").is_dir():
+            return base / "cassettes"
+    return Path.cwd() / "cassettes"
+
+
+def record_backend():
+    """'local' when recording against the embedded backend, else 'live'."""
+    return os.environ.get("GLWORK_RECORD_BACKEND", "live")
+
+
+def _notebook_mode(path):
+    explicit = config.explicit_mode()
+    if explicit:
+        return explicit
+    if any(config.has_key(p) for p in config.PROVIDER_KEYS):
+        return "live"
+    return "replay" if path.exists() else "local"
+
+
+def notebook(name, mode=None, quiet=False):
+    """Set up a workshop notebook: choose the mode, open its cassette, print where answers come from.
+
+    Call once at the top of each notebook, e.g. `glwork.notebook("01_chatsession")`.
+    """
+    if not name or not isinstance(name, str):
+        raise ConfigurationError("notebook() needs the notebook's name, e.g. glwork.notebook('01_chatsession').")
+    close_cassette()
+    if mode is not None:
+        config.configure(mode=mode)
+    path = cassette_dir() / f"{name}.yaml"
+    mode = _notebook_mode(path)
+    if mode == "replay" and not path.exists():
+        raise CassetteMissError(
+            f"Replay mode needs the cassette {path}, which does not exist. Record it with "
+            f"`glwork record {name} --backend local`, or run with GLWORK_MODE=local (local model) or a key (live).")
+    if mode in ("replay", "record"):
+        _open_cassette(name, path, record=(mode == "record"))
+    _open.update(name=name, mode=mode)
+    from .banner import banner_text
+    text = banner_text(name, mode, path)
+    if not quiet:
+        print(text)
+    return NotebookInfo(name, mode, str(path) if mode in ("replay", "record") else "", read_provenance(path), text)
+
+
+def _open_cassette(name, path, record):
+    local_hosts = [] if (record and record_backend() == "local") else ["127.0.0.1", "localhost"]
+    if record:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()  # a recording starts from scratch: stale interactions never linger
+        from .cassettes import _serializer
+        _serializer.backend = _backend_label()
+    cm = make_vcr(record, ignore_hosts=local_hosts).use_cassette(str(path), allow_playback_repeats=False)
+    cassette = cm.__enter__()
+    _open.update(name=name, cm=cm, cassette=cassette, path=path)
+    config.set_cassette_active(True)
+
+
+def _backend_label():
+    if record_backend() == "local":
+        from ..local import engine_info
+        info = engine_info()
+        return f"glwork local backend ({info.get('model', '?')})"
+    return "live provider APIs"
+
+
+def close_cassette():
+    """Write (in record mode) and close the open cassette, if any."""
+    cm = _open.get("cm")
+    if cm is not None:
+        _open.update(cm=None, cassette=None)
+        cm.__exit__(None, None, None)
+        if _open.get("mode") == "record" and _open["path"].exists():
+            check_clean(_open["path"])
+    config.set_cassette_active(False)
+
+
+def current_notebook():
+    return _open.get("name")
+
+
+def cassette_miss(exc, provider=None):
+    return miss_error(exc, _open.get("name"), provider)
+
+
+def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=None):
+    """Endpoint overrides for a session of `provider` in `mode` (default: the current mode).
+
+    Explicit `base_url`/`azure_endpoint` always win. Returns a dict of adapter options.
+    """
+    opts = {"base_url": base_url, "api_key": api_key, "azure_endpoint": azure_endpoint}
+    if base_url or azure_endpoint:
+        return opts
+    mode = mode or config.current_mode(provider)
+    if mode == "record" and record_backend() == "local":
+        mode = "local"
+    if mode == "replay":
+        if not config.cassette_active():
+            raise ConfigurationError(
+                "Replay mode needs an open cassette: call glwork.notebook('NAME') first, "
+                "or use GLWORK_MODE=local to ask the local model.")
+        url, key = REPLAY_HOST, "replay-no-key"
+    elif mode == "local":
+        from .. import local
+        url, key = local.url(), "local-no-key"
+    else:
+        return opts
+    if provider == "azure":
+        return {**opts, "azure_endpoint": url, "api_key": key}
+    return {**opts, "base_url": url + ("/v1" if provider == "openai" else ""), "api_key": key}

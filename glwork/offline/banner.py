@@ -1,0 +1,45 @@
+"""The first output of every notebook: the mode, and where its responses come from."""
+from .. import config
+from .cassettes import read_provenance
+
+_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "azure": "AZURE_OPENAI_API_KEY"}
+
+
+def _local_label():
+    try:
+        from ..local import engine_info
+        info = engine_info()
+        return f"{info.get('model', '?')} ({info.get('runtime', 'local')})"
+    except Exception as exc:  # the banner must never be the cell that fails
+        return f"unavailable: {exc}"
+
+
+def banner_text(name, mode, path):
+    head = f"glwork · {name} · mode: {mode.upper()}"
+    lines = [head, "-" * len(head)]
+    if mode == "replay":
+        prov = read_provenance(path)
+        models = ", ".join(prov.get("models") or []) or "unknown model"
+        lines += [f"Responses are replayed from cassettes/{path.name}, recorded on "
+                  f"{prov.get('recorded_on', 'an unknown date')} from the {prov.get('backend', 'unknown backend')} "
+                  f"(models: {models}).",
+                  "No provider is contacted and no key is needed. Costs are estimates at the prices of the "
+                  "models each cell asks for.",
+                  "Free-form questions (the chat widget, your own cells with mode='local') go to the embedded "
+                  "local model on 127.0.0.1, never to a provider."]
+    elif mode == "record":
+        from . import record_backend
+        src = "the embedded local backend" if record_backend() == "local" else "the live provider APIs"
+        lines += [f"Recording: responses come from {src} and are written to cassettes/{path.name} "
+                  f"(credentials scrubbed)."]
+    elif mode == "local":
+        lines += [f"Responses come from the embedded local backend on 127.0.0.1: {_local_label()}.",
+                  "It speaks the OpenAI, Azure and Anthropic wire formats; answers are a small open model's, "
+                  "not GPT's or Claude's. Costs are estimates at the requested models' prices."]
+    else:
+        live = [p for p in _KEYS if config.has_key(p)]
+        lines += [f"Responses come live from: {', '.join(live) or 'no provider (no key set!)'}. "
+                  f"Calls cost real money."]
+    if mode != "live":
+        lines.append("To go live: set OPENAI_API_KEY / ANTHROPIC_API_KEY / AZURE_OPENAI_* and restart the kernel.")
+    return "\n".join(lines)
