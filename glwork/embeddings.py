@@ -35,6 +35,10 @@ class LocalEmbedder:
             return self._model
 
     @property
+    def loaded(self):
+        return self._model is not None
+
+    @property
     def dimension(self):
         m = self.model
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension

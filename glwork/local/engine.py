@@ -1,12 +1,15 @@
 """Chat engines behind the local backend: the llama.cpp model, or an extractive fallback.
 
-An engine's `chat(req)` is a generator of ("text", piece) events ending with one ("done", result).
-Callers must exhaust or `.close()` it: LlamaEngine holds its lock while the generator is alive,
-because a llama_cpp.Llama is not thread-safe.
+An engine's `chat(req)` is a generator of events: ("start", prompt_tokens) first (it may repeat if
+the engine retries), then ("text", piece)s, then one ("done", GenResult). Closing it early stops
+the generation.
 """
+import atexit
+import contextlib
 import json
 import logging
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ DEFAULT_TEMPERATURE = 0.2   # the OpenAI default (1.0) makes a 0.5B model ramble
 DEFAULT_SEED = 0            # fixed: the same request gives the same answer
 DEFAULT_MAX_TOKENS = 1024
 ENGINE_ENV = "GLWORK_LOCAL_ENGINE"   # auto (default) | llama | extractive
+_END = object()
 
 
 @dataclass
@@ -70,28 +74,92 @@ def _pkg_version(name):
 
 
 class LlamaEngine:
-    """Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) run by llama-cpp-python on the CPU."""
+    """Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) run by llama-cpp-python on the CPU.
+
+    One worker thread loads the model and runs every generation. Not only because a Llama is not
+    thread-safe: its OpenMP pool slows every call by ~35% on 2 cores once a second thread has
+    called into it (measured; each calling thread gets its own spinning team).
+    """
 
     name = "llama"
 
     def __init__(self, model_path=None, n_ctx=4096, n_threads=2):
         from .model import MODEL_NAME, gguf_path
-        import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        t0 = time.perf_counter()
         self.model_path = str(model_path or gguf_path())
         self.model = MODEL_NAME
-        self.n_ctx = n_ctx
-        self._llama_cpp = llama_cpp
-        self._llm = llama_cpp.Llama(model_path=self.model_path, n_ctx=n_ctx, n_threads=n_threads,
-                                    seed=DEFAULT_SEED, verbose=False)
+        self.n_ctx, self.n_threads = n_ctx, n_threads
+        self._jobs = queue.Queue()
+        self._grammars = {}
+        self._llm = None
+        threading.Thread(target=self._work, name="glwork-llama", daemon=True).start()
+        t0 = time.perf_counter()
+        try:
+            self._call(self._load)
+        except BaseException:
+            self._jobs.put(None)    # let the worker thread end
+            raise
+        self.load_seconds = time.perf_counter() - t0
+
+    def _load(self):
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        self._llm = llama_cpp.Llama(model_path=self.model_path, n_ctx=self.n_ctx,
+                                    n_threads=self.n_threads, seed=DEFAULT_SEED, verbose=False)
         # The GGUF's own chat template (Qwen's, with <tools> and <tool_call> support).
         self._format = Jinja2ChatFormatter(self._llm.metadata["tokenizer.chat_template"],
                                            eos_token="<|im_end|>", bos_token="")
-        self._lock = threading.Lock()
-        self._grammars = {}
-        self.load_seconds = time.perf_counter() - t0
+
+    def _work(self):
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, out, cancel = job
+            try:
+                result = fn(cancel)
+                if hasattr(result, "__next__"):     # a generation: pass its events on
+                    with contextlib.closing(result):
+                        for event in result:
+                            if cancel.is_set():
+                                break
+                            out.put(event)
+                else:
+                    out.put(("result", result))
+            except BaseException as exc:   # re-raised in the caller's thread
+                out.put(("error", exc))
+            finally:
+                out.put(_END)
+
+    def _submit(self, fn):
+        """Run fn(cancel) on the worker; yield what it produces in the calling thread."""
+        out, cancel = queue.Queue(), threading.Event()
+        self._jobs.put((fn, out, cancel))
+        try:
+            while True:
+                item = out.get()
+                if item is _END:
+                    return
+                if item[0] == "error":
+                    raise item[1]
+                yield item
+        finally:
+            cancel.set()    # the caller stopped listening (client gone): stop generating
+
+    def _call(self, fn):
+        return next((v for k, v in self._submit(lambda cancel: fn()) if k == "result"), None)
+
+    def close(self):
+        """Free the model now (after any running job). Registered at exit: Llama's own __del__
+        fails noisily at interpreter teardown."""
+        def free():
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+        try:
+            self._call(free)
+        finally:
+            self._jobs.put(None)
 
     def info(self):
         return {"engine": self.name, "model": self.model,
@@ -130,10 +198,9 @@ class LlamaEngine:
         return self._format(messages=msgs, tools=tools).prompt
 
     def chat(self, req):
-        with self._lock:
-            yield from self._chat(req)
+        return self._submit(lambda cancel: self._chat(req, cancel))
 
-    def _chat(self, req):
+    def _chat(self, req, cancel):
         choice = req.tool_choice or "auto"
         use_tools = bool(req.tools) and choice != "none"
         forced = use_tools and choice != "auto"
@@ -141,7 +208,9 @@ class LlamaEngine:
             name = choice.get("name") if isinstance(choice, dict) else None
             from .tool_calls import forced_call_schema
             grammar = self._grammar(forced_call_schema(req.tools, name))
-            text, fin, pt, ct = yield from self._generate(req, True, "<tool_call>\n", grammar, False)
+            # Open the template's own <tool_call> wrapper; the grammar writes the JSON inside.
+            text, fin, pt, ct = yield from self._generate(cancel, req, True, "<tool_call>\n",
+                                                          grammar)
             try:
                 obj = json.loads(text)
             except ValueError:   # cut off by max_tokens: no complete call to give
@@ -152,21 +221,23 @@ class LlamaEngine:
             return
         grammar = self._grammar(req.json_schema) if (req.json_mode or req.json_schema) else None
         if not use_tools:
-            text, fin, pt, ct = yield from self._generate(req, False, req.prefill, grammar, True)
+            text, fin, pt, ct = yield from self._generate(cancel, req, False, req.prefill, grammar,
+                                                          stream=True)
             yield "done", GenResult(text, [], fin, pt, ct)
             return
         if req.messages and req.messages[-1]["role"] == "tool":
             # After tool results the 0.5B model, shown its tools, just repeats the call (measured);
             # with the exchange retold as plain text it answers from the results.
-            text, fin, pt, ct = yield from self._generate(req, False, req.prefill, grammar, True)
+            text, fin, pt, ct = yield from self._generate(cancel, req, False, req.prefill, grammar,
+                                                          stream=True)
             yield "done", GenResult(text, [], fin, pt, ct)
             return
         # tool_choice auto: buffer, since only the whole text shows whether it is a call.
         from .tool_calls import extract_tool_calls
-        text, fin, pt, ct = yield from self._generate(req, True, req.prefill, grammar, False)
+        text, fin, pt, ct = yield from self._generate(cancel, req, True, req.prefill, grammar)
         rest, calls, unknown = extract_tool_calls(text, [t["name"] for t in req.tools])
-        done = _answered_calls(req.messages)
-        fresh = [c for c in calls if _call_key(c) not in done]
+        answered = _answered_calls(req.messages)
+        fresh = [c for c in calls if _call_key(c) not in answered]
         if fresh:
             yield "done", GenResult(rest, fresh, "tool_calls", pt, ct)
             return
@@ -175,15 +246,22 @@ class LlamaEngine:
             # model loops like that): answer again without tools, as a plain reply.
             log.info("local model made no usable tool call (unknown %s, repeated %s); "
                      "answering without tools", unknown, [c["name"] for c in calls])
-            text, fin, pt, ct = yield from self._generate(req, False, req.prefill, grammar, False)
+            text, fin, pt, ct = yield from self._generate(cancel, req, False, req.prefill, grammar)
         yield "text", text
         yield "done", GenResult(text, [], fin, pt, ct)
 
-    def _generate(self, req, with_tools, prefill, grammar, stream):
+    def prompt_tokens(self, req):
+        with_tools = bool(req.tools) and req.tool_choice != "none"
+        return self.count_tokens(self.prompt_text(req, with_tools) + (req.prefill or ""))
+
+    def _generate(self, cancel, req, with_tools, prefill, grammar, stream=False):
+        """Generate once; yields ("start", n) and, if `stream`, ("text", piece)s; returns
+        (text, finish_reason, prompt_tokens, completion_tokens)."""
         prompt = self.prompt_text(req, with_tools) + (prefill or "")
         tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) >= self.n_ctx:
             raise ContextLengthError(len(tokens), self.n_ctx)
+        yield "start", len(tokens)
         room = self.n_ctx - len(tokens)
         max_tokens = min(req.max_tokens or DEFAULT_MAX_TOKENS, room)
         temperature = DEFAULT_TEMPERATURE if req.temperature is None else req.temperature
@@ -194,6 +272,9 @@ class LlamaEngine:
             seed=DEFAULT_SEED if req.seed is None else req.seed)
         pieces, finish = [], "stop"
         for chunk in chunks:
+            if cancel.is_set():
+                chunks.close()
+                break
             choice = chunk["choices"][0]
             if choice["text"]:
                 pieces.append(choice["text"])
@@ -212,9 +293,11 @@ def _plain_history(messages):
     for m in messages:
         if m.get("tool_calls"):
             calls = "\n".join(f'{c["name"]}({json.dumps(c["arguments"])})' for c in m["tool_calls"])
-            out.append({"role": "assistant", "content": ((m.get("content") or "") + "\n" + calls).strip()})
+            text = ((m.get("content") or "") + "\n" + calls).strip()
+            out.append({"role": "assistant", "content": text})
         elif m["role"] == "tool":
-            line = f'{names.get(m.get("tool_call_id"), "the tool")} returned: {m.get("content") or ""}'
+            name = names.get(m.get("tool_call_id"), "the tool")
+            line = f'{name} returned: {m.get("content") or ""}'
             if out and out[-1].get("tool_result"):
                 out[-1]["content"] += "\n" + line
             else:
@@ -240,7 +323,9 @@ def _answered_calls(messages):
 
 def _load_llama():
     n_ctx = int(os.environ.get("GLWORK_LOCAL_N_CTX", "4096"))
-    return LlamaEngine(n_ctx=n_ctx, n_threads=2)
+    eng = LlamaEngine(n_ctx=n_ctx, n_threads=2)
+    atexit.register(eng.close)
+    return eng
 
 
 _engine = None
@@ -248,7 +333,7 @@ _engine_lock = threading.Lock()
 
 
 def select_engine():
-    """Build the engine GLWORK_LOCAL_ENGINE asks for; `auto` falls back to extractive, saying why."""
+    """The engine GLWORK_LOCAL_ENGINE asks for; `auto` falls back to extractive, saying why."""
     from .extractive import ExtractiveEngine
     choice = (os.environ.get(ENGINE_ENV) or "auto").strip().lower()
     if choice == "extractive":
@@ -266,7 +351,8 @@ def select_engine():
         raise ValueError(f"{ENGINE_ENV} must be auto, llama or extractive, not {choice!r}")
     # Said once per process; a fallback is a warning because answers get much weaker.
     level = logging.INFO if eng.name == "llama" else logging.WARNING
-    log.log(level, "glwork local backend: engine %s (model %s) because %s", eng.name, eng.model, eng.why)
+    log.log(level, "glwork local backend: engine %s (model %s) because %s",
+            eng.name, eng.model, eng.why)
     return eng
 
 

@@ -33,7 +33,8 @@ def _count(text):
 
 def _question_and_context(messages):
     texts = [m.get("content") or "" for m in messages if m["role"] in ("system", "user", "tool")]
-    last_user = next((m.get("content") or "" for m in reversed(messages) if m["role"] == "user"), "")
+    last_user = next((m.get("content") or "" for m in reversed(messages)
+                      if m["role"] == "user"), "")
     sentences = [s.strip() for t in texts for s in _SPLIT.split(t) if s.strip()]
     user_sents = [s.strip() for s in _SPLIT.split(last_user) if s.strip()]
     asked = [s for s in user_sents if s.endswith("?") or s.lower().startswith("question")]
@@ -97,8 +98,12 @@ class ExtractiveEngine:
     def count_tokens(self, text):
         return _count(text)
 
+    def prompt_tokens(self, req):
+        return sum(_count(m.get("content") or "") + 4 for m in req.messages)
+
     def chat(self, req):
-        prompt_tokens = sum(_count(m.get("content") or "") + 4 for m in req.messages)
+        prompt_tokens = self.prompt_tokens(req)
+        yield "start", prompt_tokens
         choice = req.tool_choice or "auto"
         if req.tools and choice not in ("auto", "none"):
             tool = next((t for t in req.tools if not isinstance(choice, dict)

@@ -59,7 +59,8 @@ def normalize(spec):
             spec["after"] = max(1, int(spec.get("after", DEFAULT_CUT_AFTER)))
         spec["label"] = kind
     else:
-        raise ValueError(f"unknown fault {kind!r}: use a 4xx/5xx status or one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown fault {kind!r}: use a 4xx/5xx status or one of "
+                         f"{', '.join(KINDS)}")
     return spec
 
 
@@ -109,18 +110,22 @@ class FaultPlan:
         with self._lock:
             injected = {k: v for k, v in self._by_kind.items() if k != "ok"}
             return {
-                "pending": {"global": [f["label"] for f in self._global],
-                            "sessions": {s: [f["label"] for f in q] for s, q in self._sessions.items()}},
+                "pending": {"global": _labels(self._global),
+                            "sessions": {s: _labels(q) for s, q in self._sessions.items()}},
                 "injected": {"total": sum(injected.values()), "by_kind": dict(self._by_kind),
                              "by_session": dict(self._by_session)},
                 "log": list(self._log),
             }
 
 
+def _labels(script):
+    return [f["label"] for f in script]
+
+
 PLAN = FaultPlan()
 
 
-def status_reply(provider, fault, model, rid):
+def status_reply(provider, fault, rid):
     """(status, headers, body) of an injected HTTP error, shaped like `provider`'s own."""
     status = fault["status"]
     headers = {}
@@ -138,7 +143,7 @@ def status_reply(provider, fault, model, rid):
         ("openai" if provider == "azure" else provider, status)) or (
         f"Injected fault: HTTP {status}.", None, None)
     if status == 429:
-        message = message.format(model=model, secs=f"{fault['retry_after']:g}")
+        message = message.format(secs=f"{fault['retry_after']:g}")
     if provider == "azure" and status == 429:
         body = {"error": {"code": "429", "message": message}}
     else:
@@ -148,8 +153,8 @@ def status_reply(provider, fault, model, rid):
 
 # Documented messages and types (none of these were in a public cassette; see wire README).
 _MESSAGES = {
-    ("openai", 429): ("Rate limit reached for {model} on requests per min (RPM): injected by "
-                      "glwork. Please try again in {secs}s.", "requests", "rate_limit_exceeded"),
+    ("openai", 429): ("Rate limit reached on requests per min (RPM) (injected by glwork). "
+                      "Please try again in {secs}s.", "requests", "rate_limit_exceeded"),
     ("openai", 500): ("The server had an error while processing your request. Sorry about that!",
                       "server_error", None),
     ("openai", 502): ("Bad gateway.", "cf_bad_gateway", 502),
@@ -159,7 +164,7 @@ _MESSAGES = {
                      "exceeded call rate limit of your current pricing tier (injected by glwork). "
                      "Please retry after {secs} seconds.", None, "429"),
     ("anthropic", 429): ("Number of requests has exceeded your per-minute rate limit (injected by "
-                         "glwork for {model}).", "rate_limit_error", None),
+                         "glwork).", "rate_limit_error", None),
     ("anthropic", 500): ("Internal server error", "api_error", None),
     ("anthropic", 502): ("Bad gateway", "api_error", None),
     ("anthropic", 503): ("Service unavailable", "api_error", None),

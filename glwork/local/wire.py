@@ -36,12 +36,14 @@ class Stream:
     """An SSE response: `frames` yields encoded frames; `close()` stops generation early."""
 
     frames: object
+    events: object = None             # the engine events behind the frames (closed too)
     headers: dict = field(default_factory=dict)
 
     def close(self):
-        close = getattr(self.frames, "close", None)
-        if close:
-            close()
+        # An unstarted generator skips its `finally` on close(): close the events directly.
+        for gen in (self.frames, self.events):
+            if gen is not None:
+                gen.close()
 
 
 def rand_id(prefix, n=24):
@@ -79,3 +81,17 @@ def error_body(provider, status, message, type=None, param=None, code=None, rid=
 def wire_error_reply(provider, err, rid=None):
     body = error_body(provider, err.status, err.message, err.type, err.param, err.code, rid)
     return Reply(err.status, body, dict(err.headers))
+
+
+def primed(events):
+    """Run an engine event stream up to its first event, so request errors (e.g. a prompt longer
+    than the context) surface before a 200 and SSE headers are sent."""
+    first = next(events)
+
+    def gen():
+        try:
+            yield first
+            yield from events
+        finally:
+            events.close()
+    return gen()
