@@ -124,6 +124,9 @@ class LocalServer:
                                         kwargs={"poll_interval": 0.2},
                                         name="glwork-local-server", daemon=True)
         self._thread.start()
+        if self.host == "127.0.0.1":
+            from .loopback import ensure
+            ensure(self.port)
         return self
 
     def stop(self):
