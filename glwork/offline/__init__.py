@@ -83,15 +83,26 @@ def _open_cassette(name, path, record):
         _serializer.backend = _backend_label()
     cm = make_vcr(record, ignore_hosts=local_hosts).use_cassette(str(path), allow_playback_repeats=False)
     cassette = cm.__enter__()
+    if record:
+        _save_each_interaction(cassette)
     _open.update(name=name, cm=cm, cassette=cassette, path=path)
     config.set_cassette_active(True)
+
+
+def _save_each_interaction(cassette):
+    """A kernel is often killed rather than closed: write the cassette after every interaction."""
+    append = cassette.append
+
+    def append_and_save(request, response):
+        append(request, response)
+        cassette._save(force=True)
+    cassette.append = append_and_save
 
 
 def _backend_label():
     if record_backend() == "local":
         from ..local import engine_info
-        info = engine_info()
-        return f"glwork local backend ({info.get('model', '?')})"
+        return f"glwork local backend ({engine_info().get('runtime', 'local')})"
     return "live provider APIs"
 
 

@@ -1,5 +1,6 @@
 """`glwork record`: re-run notebooks in record mode, keep only clean cassettes, refresh outputs."""
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -26,7 +27,9 @@ def find_notebooks(names=None):
     for path in sorted(notebooks_dir().rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
-        m = _CALL.search(path.read_text())
+        cells = json.loads(path.read_text()).get("cells", [])
+        code = "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+        m = _CALL.search(code)
         if m:
             found[m.group(1)] = path
     if names:
@@ -95,10 +98,12 @@ def refresh(path):
     with _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None):
         NotebookClient(nb, timeout=900, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-    for cell in nb.cells:  # execution counts are noise in diffs
+    count = 0
+    for cell in nb.cells:  # counts 1..n, so a re-run changes no line of the file but real outputs
         if cell.cell_type == "code":
-            cell.execution_count = None
+            count += 1
+            cell.execution_count = count
             for out in cell.get("outputs", []):
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = count
     nbformat.write(nb, str(path))
