@@ -21,7 +21,7 @@ log = get_logger("glwork.local")
 
 DEFAULT_TEMPERATURE = 0.2   # the OpenAI default (1.0) makes a 0.5B model ramble
 DEFAULT_SEED = 0            # fixed: the same request gives the same answer
-DEFAULT_MAX_TOKENS = 1024
+DEFAULT_MAX_TOKENS = 400  # a request without max_tokens: ~10 s on 2 cores, not minutes
 ENGINE_ENV = "GLWORK_LOCAL_ENGINE"   # auto (default) | llama | extractive
 _END = object()
 
