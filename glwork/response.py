@@ -75,6 +75,8 @@ class ChatResponse(str):
         obj.cost_is_estimate = meta.get("cost_is_estimate", False)
         obj.cached = meta.get("cached", False)
         obj.request_id = meta.get("request_id")
+        obj.fallback_used = meta.get("fallback_used", False)
+        obj.attempts = meta.get("attempts", 1)
         return obj
 
     @property
@@ -94,7 +96,7 @@ class ChatResponse(str):
     def __reduce__(self):
         meta = {k: getattr(self, k) for k in ("tool_calls", "usage", "model", "provider", "latency_ms",
                                                "finish_reason", "cost", "cost_is_estimate", "cached",
-                                               "request_id")}
+                                               "request_id", "fallback_used", "attempts")}
         return (_rebuild, (str(self), meta))
 
 

@@ -6,16 +6,22 @@ import time
 from dataclasses import dataclass, field
 
 from . import config, errors, events, offline
-from .monitoring import pricing
+from .monitoring import health, ledger, pricing
 from .providers import check_provider, default_model, make_adapter
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
+from .resilience.budget import Budget
+from .resilience.fallback import Route, parse_fallbacks
+from .resilience.retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAY, RetryPolicy
+from .resilience.runner import Call, Runner
 from .response import USD, ChatResponse, Usage
 from .security import get_logger
 from .tokens import estimate_messages
 from .tools import normalize_tools
 
 log = get_logger(__name__)
+LOCAL_TIMEOUT = 300.0
 _NOT_RUN = json.dumps({"error": "the caller did not run this tool call"})
+SESSION_HEADER = "x-glwork-session"   # lets the local backend's fault scripts target one session
 
 
 @dataclass
@@ -32,6 +38,9 @@ class CallRecord:
     streamed: bool = False
     cached: bool = False
     time: float = field(default_factory=time.time)
+    attempts: int = 1            # HTTP attempts, retries and fallbacks included
+    fallback_used: bool = False
+    status: str = "ok"           # or "invalid_json": billed, but not added to the history
 
 
 class ChatSession:
@@ -40,19 +49,32 @@ class ChatSession:
     Arguments follow the workshop text: `provider` ("openai", "anthropic", "azure"), `model`
     (for Azure: the deployment name), `system_message`, `temperature`, `max_tokens`, `functions`
     (a list of JSON-schema function definitions), `response_format` ({"type": "json_object"}).
-    Also: `tools` (OpenAI- or Anthropic-style tool definitions), `tool_choice`, `timeout` (seconds),
+    Also: `tools` (OpenAI- or Anthropic-style tool definitions), `tool_choice`, `timeout` (seconds; default 60, 300 for the local model),
     `base_url`/`api_key` overrides, and for Azure `azure_endpoint`, `api_version`, `azure_deployment`.
     `mode` ("live", "replay", "record", "local") overrides the kit's mode for this session only,
     e.g. mode="local" sends free-form questions to the local model inside a replayed notebook.
     Without arguments the SDKs' own environment variables are used (OPENAI_API_KEY, OPENAI_BASE_URL,
     ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT,
     OPENAI_API_VERSION, AZURE_OPENAI_DEPLOYMENT).
+
+    Resilience (Part 4; details in glwork.resilience): `max_retries` (default 2, as the SDKs),
+    `retry_delay` (1.0 s) and `exponential_backoff` (True: 1 s, 2 s, 4 s ... plus jitter, capped at
+    30 s; a server's Retry-After wins), or a whole `retry_policy=RetryPolicy(...)`; `rate_limiter`
+    (a RateLimiter, shareable); `fallback_provider` + `fallback_model` and/or
+    `fallbacks=[("anthropic", "claude-3-opus"), ...]` (pairs, or dicts adding base_url/api_key/mode),
+    tried in order after retryable failures; `cost_limit` (USD): a call whose worst case would pass
+    it is refused before it is sent. `name` labels the session in events and the ledger and is sent
+    as header x-glwork-session (the local backend's per-session fault scripts).
+    Every call lands in the cost ledger (CostTracker) and the health monitor without any wiring.
     """
 
     def __init__(self, provider="openai", model=None, system_message=None, temperature=None,
                  max_tokens=None, functions=None, response_format=None, tools=None, tool_choice=None,
-                 timeout=DEFAULT_TIMEOUT, base_url=None, api_key=None, azure_endpoint=None,
-                 api_version=None, azure_deployment=None, mode=None):
+                 timeout=None, base_url=None, api_key=None, azure_endpoint=None,
+                 api_version=None, azure_deployment=None, mode=None, max_retries=DEFAULT_MAX_RETRIES,
+                 retry_delay=DEFAULT_RETRY_DELAY, exponential_backoff=True, retry_policy=None,
+                 rate_limiter=None, fallback_provider=None, fallback_model=None, fallbacks=None,
+                 cost_limit=None, name=None):
         self.provider = check_provider(provider)
         if self.provider == "azure":
             from .providers.base import env_or
@@ -73,15 +95,32 @@ class ChatSession:
         self.tool_choice = tool_choice
         self.response_format = response_format
         self.json_mode = bool(response_format and response_format.get("type") in ("json_object", "json_schema"))
-        self.timeout = timeout
-        self.mode = config._check(mode) or config.current_mode(self.provider)
+        retry = retry_policy or RetryPolicy(max_retries, retry_delay, exponential_backoff)
+        if rate_limiter is not None and not hasattr(rate_limiter, "acquire"):
+            raise errors.ConfigurationError("rate_limiter must be a glwork RateLimiter.")
+        self.rate_limiter = rate_limiter
+        budget = Budget(cost_limit) if cost_limit is not None else None
+        fallback_routes = parse_fallbacks(fallback_provider, fallback_model, fallbacks)
+        self.name = str(name) if name else f"session-{id(self):x}"
+        self._headers = {SESSION_HEADER: self.name} if name else None
+        self._mode_arg = config._check(mode)
+        self.mode = self._mode_arg or config.current_mode(self.provider)
+        # A small local model on a busy laptop needs longer than a provider's API does.
+        self.timeout = timeout or (LOCAL_TIMEOUT if self.mode in ("local", "record") else DEFAULT_TIMEOUT)
         endpoint = offline.connection(self.provider, self.mode, base_url=base_url, api_key=api_key,
                                       azure_endpoint=azure_endpoint)
-        self._adapter = make_adapter(self.provider, timeout=timeout, api_version=api_version, **endpoint)
+        self._adapter = make_adapter(self.provider, timeout=self.timeout, api_version=api_version,
+                                     default_headers=self._headers, **endpoint)
+        primary = Route(self.provider, self.model, adapter=self._adapter, mode=self.mode)
+        self._runner = Runner([primary] + fallback_routes, retry, rate_limiter, budget, self.name,
+                              self._build_adapter)
         self._history = []          # neutral user/assistant/tool turns, no system message
         self._calls = []            # CallRecord per finished call
+        self._hooks = []
         self._lock = threading.RLock()
         self._closed = False
+        ledger.ensure_default()     # every call lands in the cost ledger and the health monitor
+        health.ensure_default()
 
     def __repr__(self):
         return (f"ChatSession(provider={self.provider!r}, model={self.model!r}, turns={len(self._history)}, "
@@ -90,21 +129,40 @@ class ChatSession:
     # ---- conversation ------------------------------------------------------------------------------
     def send_message(self, message):
         """Send `message` and return the reply as a `ChatResponse` (a str with metadata)."""
-        turns = self._new_turns(message)
-        completion, latency = self._complete(turns)
-        return self._commit(turns, completion, latency, streamed=False)
+        return self._send(self._new_turns(message))
 
     def stream_message(self, message):
         """Yield the reply's text chunks as they arrive; history and accounting update at the end.
 
-        A stream broken mid-way raises `LLMError` (error_code "stream_interrupted") and adds nothing
-        to the history.
+        A stream that fails before its first chunk is retried (and falls back like a send); one
+        broken mid-way raises `LLMError` (error_code "stream_interrupted"), is not retried (the
+        text would repeat) and adds nothing to the history.
         """
         turns = self._new_turns(message)
         request = self._request(turns)
-        start = time.perf_counter()
-        completion = yield from self._adapter.stream(request)
-        self._commit(turns, completion, (time.perf_counter() - start) * 1000, streamed=True)
+        call = Call(time.perf_counter(), streamed=True)
+        hit = self._before_call(request)
+        if hit is not None:
+            if hit.text:
+                yield hit.text
+            self._commit(turns, request, hit, call, cached=True)
+            return
+        first, completion, rest = self._runner.open_stream(request, call)
+        if rest is not None:
+            done = False
+            try:
+                yield first
+                completion = yield from rest
+                done = True
+            except errors.LLMError as exc:
+                self._runner.failed(call, exc, None, "raise")
+                raise
+            finally:
+                if not done:
+                    rest.close()
+                    if call.hold:
+                        call.hold.settle(None)   # a partial reply is billed: book the worst case
+        self._commit(turns, request, completion, call)
 
     def send_tool_result(self, result, tool_call_id=None):
         """Give the model a tool's result (any JSON-able value) and return its next reply."""
@@ -126,8 +184,7 @@ class ChatSession:
             with self._lock:
                 self._history += turns
             return None
-        completion, latency = self._complete(turns)
-        return self._commit(turns, completion, latency, streamed=False)
+        return self._send(turns)
 
     def get_conversation_history(self):
         """The conversation as a list of {"role", "content"} dicts, system message first."""
@@ -172,6 +229,35 @@ class ChatSession:
         """Every finished call of this session as `CallRecord`s (for tables and charts)."""
         return list(self._calls)
 
+    @property
+    def retry_policy(self):
+        """The session's `RetryPolicy` (max_retries, retry_delay, exponential_backoff, ...)."""
+        return self._runner.retry
+
+    def get_retry_events(self):
+        """Failed attempts of this session, oldest first: dicts with time, provider, model, attempt,
+        error_code, status_code, retry_after, latency_ms, wait (seconds slept before the next
+        attempt) and action ("retry", "fallback" to the next provider, or "raise")."""
+        with self._runner._lock:
+            return [dict(e) for e in self._runner.events_log]
+
+    def get_budget(self):
+        """{"limit", "spent", "reserved", "remaining"} in USD, or None without a cost_limit."""
+        b = self._runner.budget
+        if b is None:
+            return None
+        with b._lock:
+            spent, reserved = b.spent, b.reserved
+        return {"limit": b.limit, "spent": USD(round(spent, 8)), "reserved": USD(round(reserved, 8)),
+                "remaining": USD(round(b.limit - spent - reserved, 8))}
+
+    def add_hook(self, hook):
+        """Seam for answering without the provider (the semantic cache). Before each call,
+        `hook.before_call(session, request)` may return a `Completion` to use instead of the provider
+        (committed with cached=True and cost 0, no retry, limiter or budget); after each committed
+        reply, `hook.after_call(session, request, response)`."""
+        self._hooks.append(hook)
+
     def estimate_tokens(self, message=""):
         """Estimated prompt tokens if `message` were sent now (offline, no tokenizer download)."""
         turns = self._history + ([{"role": "user", "content": message}] if message else [])
@@ -181,7 +267,7 @@ class ChatSession:
     def close(self):
         if not self._closed:
             self._closed = True
-            self._adapter.close()
+            self._runner.close()
 
     def __enter__(self):
         return self
@@ -215,39 +301,82 @@ class ChatSession:
                            tool_choice=self.tool_choice, json_mode=self.json_mode,
                            response_format=self.response_format)
 
-    def _complete(self, turns):
+    # ---- one call: cache hooks, then the runner (budget, fallbacks, retries, limiter), then commit -----
+    def _send(self, turns):
         request = self._request(turns)
-        start = time.perf_counter()
-        completion = self._adapter.create(request)
-        return completion, (time.perf_counter() - start) * 1000
+        call = Call(time.perf_counter(), streamed=False)
+        hit = self._before_call(request)
+        if hit is not None:
+            return self._commit(turns, request, hit, call, cached=True)
+        completion = self._runner.create(request, call)
+        return self._commit(turns, request, completion, call)
 
-    def _commit(self, turns, completion, latency_ms, streamed):
+    def _before_call(self, request):
+        for hook in self._hooks:
+            hit = hook.before_call(self, request)
+            if hit is not None:
+                return hit
+        return None
+
+    def _build_adapter(self, route):
+        """A fallback route's adapter, in its own mode (its provider may have no key: local/replay)."""
+        o = route.options
+        route.mode = config._check(o.get("mode")) or self._mode_arg or config.current_mode(route.provider)
+        endpoint = offline.connection(route.provider, route.mode, base_url=o.get("base_url"),
+                                      api_key=o.get("api_key"), azure_endpoint=o.get("azure_endpoint"))
+        return make_adapter(route.provider, timeout=self.timeout, api_version=o.get("api_version"),
+                            default_headers=self._headers, **endpoint)
+
+    def _commit(self, turns, request, completion, call, cached=False):
+        latency_ms = (time.perf_counter() - call.start) * 1000
+        route = call.route or self._runner.routes[0]
+        usage = Usage() if cached else completion.usage   # a cache hit spends no tokens
+        if cached:
+            cost, estimate = USD(0.0), False
+        else:
+            cost, estimate = self._price(completion, route.model)
+            cost = None if cost is None else USD(cost)
+        if call.hold:
+            call.hold.settle(cost)
+        if call.grant:
+            call.grant.settle(usage.total_tokens)
+        bad_json = None
         if self.json_mode and not completion.tool_calls:
             try:
                 json.loads(completion.text)
             except json.JSONDecodeError as exc:
-                raise errors.InvalidJSONError(
+                bad_json = errors.InvalidJSONError(
                     f"JSON mode was requested but the reply is not valid JSON ({exc.msg} at position {exc.pos}); "
                     f"it was not added to the history. Reply started: {completion.text[:80]!r}",
-                    provider=self.provider) from None
-        cost, estimate = self._price(completion)
-        cost = None if cost is None else USD(cost)
-        record = CallRecord(self.provider, completion.model, self.model, completion.usage, cost, estimate,
-                            latency_ms, streamed)
+                    provider=route.provider)
+        record = CallRecord(route.provider, completion.model, route.model, usage, cost, estimate, latency_ms,
+                            call.streamed, cached, attempts=call.attempts, fallback_used=call.fallback_used,
+                            status="invalid_json" if bad_json else "ok")
         with self._lock:
-            self._history += turns + [{"role": "assistant", "content": completion.text,
-                                       "tool_calls": completion.tool_calls}]
-            self._calls.append(record)
-        events.emit("llm_call", record=record, session=id(self), status="ok")
-        return ChatResponse(completion.text, tool_calls=completion.tool_calls, usage=completion.usage,
-                            model=completion.model, provider=self.provider, latency_ms=round(latency_ms, 1),
-                            finish_reason=completion.finish_reason, cost=cost, cost_is_estimate=estimate,
-                            request_id=completion.request_id)
+            if not bad_json:
+                self._history += turns + [{"role": "assistant", "content": completion.text,
+                                           "tool_calls": completion.tool_calls}]
+            self._calls.append(record)   # billed either way
+        events.emit("llm_call", record=record, session=self.name, status=record.status, time=record.time,
+                    provider=route.provider, model=completion.model, mode=route.mode,
+                    attempt_latency_ms=None if call.attempt_ms is None else round(call.attempt_ms, 1),
+                    attempts=call.attempts, fallback_used=call.fallback_used)
+        if bad_json:
+            raise bad_json
+        response = ChatResponse(completion.text, tool_calls=completion.tool_calls, usage=usage,
+                                model=completion.model, provider=route.provider, latency_ms=round(latency_ms, 1),
+                                finish_reason=completion.finish_reason, cost=cost, cost_is_estimate=estimate,
+                                cached=cached, request_id=completion.request_id)
+        response.fallback_used = call.fallback_used
+        response.attempts = call.attempts
+        for hook in self._hooks:
+            hook.after_call(self, request, response)
+        return response
 
-    def _price(self, completion):
+    def _price(self, completion, requested_model):
         """Cost at the answering model's price, else at the requested model's (flagged as estimate)."""
         if pricing.lookup(completion.model):
             return pricing.cost_of(completion.usage, completion.model), False
-        if completion.model != self.model and pricing.lookup(self.model):
-            return pricing.cost_of(completion.usage, self.model), True
-        return pricing.cost_of(completion.usage, completion.model or self.model), False
+        if completion.model != requested_model and pricing.lookup(requested_model):
+            return pricing.cost_of(completion.usage, requested_model), True
+        return pricing.cost_of(completion.usage, completion.model or requested_model), False

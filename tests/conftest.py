@@ -10,11 +10,13 @@ PROVIDER_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def _clean_provider_env(monkeypatch):
+def _clean_provider_env(monkeypatch, tmp_path):
     # Tests must never reach a real provider with a developer's key.
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GLWORK_MODE", "live")
+    # Every ChatSession call is recorded in the cost ledger: keep tests out of the user's one.
+    monkeypatch.setenv("GLWORK_LEDGER", str(tmp_path / "ledger.sqlite3"))
 
 
 @pytest.fixture

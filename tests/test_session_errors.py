@@ -17,11 +17,13 @@ SECRET = "sk-proj-THISISAFAKEKEYFORTESTS1234567890abcdef"
 
 
 def oa(srv, **kw):
-    return ChatSession(provider="openai", model="gpt-4", base_url=srv.url + "/v1", api_key=SECRET, **kw)
+    # max_retries=0: these tests look at one error as mapped; retries are tested in test_resilience_retry.py
+    return ChatSession(provider="openai", model="gpt-4", base_url=srv.url + "/v1", api_key=SECRET, max_retries=0, **kw)
 
 
 def an(srv, **kw):
-    return ChatSession(provider="anthropic", model="claude-3-opus", base_url=srv.url, api_key=SECRET, **kw)
+    return ChatSession(provider="anthropic", model="claude-3-opus", base_url=srv.url, api_key=SECRET, max_retries=0,
+                       **kw)
 
 
 CASES = [
@@ -85,12 +87,12 @@ def test_timeout_and_connection_errors():
     sock.bind(("127.0.0.1", 0))
     sock.listen(1)  # accepts the connection but never answers
     port = sock.getsockname()[1]
-    s = ChatSession(provider="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, timeout=0.5)
+    s = ChatSession(provider="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, timeout=0.5, max_retries=0)
     with pytest.raises(errors.LLMTimeoutError) as e:
         s.send_message("x")
     assert e.value.retryable and e.value.error_code == "timeout"
     sock.close()
-    s = ChatSession(provider="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, timeout=2)
+    s = ChatSession(provider="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, timeout=2, max_retries=0)
     with pytest.raises(errors.LLMConnectionError) as e:
         s.send_message("x")
     assert e.value.retryable and e.value.error_code == "connection_error"

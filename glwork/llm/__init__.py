@@ -9,6 +9,11 @@ from ..response import ChatResponse, ToolCall, Usage  # noqa: F401
 
 _LAZY = {
     "ChatSession": "glwork.session",
+    "RateLimiter": "glwork.resilience.limiter",
+    "RetryPolicy": "glwork.resilience.retry",
+    "CostTracker": "glwork.monitoring.ledger",
+    "ProviderHealthMonitor": "glwork.monitoring.health",
+    "CostAlertManager": "glwork.monitoring.alerts",
 }
 
 

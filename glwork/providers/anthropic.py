@@ -17,10 +17,10 @@ class AnthropicAdapter:
     name = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
 
-    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, **_):
+    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, default_headers=None, **_):
         key = require_key(api_key, self.key_env, self.name)
         self.client = sdk.Anthropic(api_key=key, base_url=env_or(base_url, "ANTHROPIC_BASE_URL"),
-                                    timeout=timeout, max_retries=0)
+                                    timeout=timeout, max_retries=0, default_headers=default_headers)
 
     def _kwargs(self, req):
         system = req.system

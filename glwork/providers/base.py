@@ -1,5 +1,6 @@
 """What every provider adapter shares: the neutral request, SDK-error mapping, key lookup."""
 import email.utils
+import json
 import os
 import re
 import time
@@ -119,6 +120,12 @@ def map_sdk_error(exc, sdk, provider, mid_stream=False):
         if status == 404 or code in ("model_not_found", "DeploymentNotFound", "unknown_model"):
             return errors.ModelNotFoundError(message, **kw)
         return errors.InvalidRequestError(message, **kw)
+    if isinstance(exc, json.JSONDecodeError):   # a 200 whose body is not JSON: a proxy or a broken backend
+        if mid_stream:
+            return errors.StreamInterruptedError(
+                f"{provider} sent a stream event that is not valid JSON ({exc.msg}).", provider=provider)
+        return errors.ServerError(f"{provider} answered with a body that is not valid JSON ({exc.msg}).",
+                                  provider=provider)
     if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
         cls = errors.StreamInterruptedError if mid_stream else errors.LLMConnectionError
         return cls(f"Connection to {provider} failed ({name}): {exc}", provider=provider)

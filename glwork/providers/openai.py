@@ -19,10 +19,10 @@ class OpenAIAdapter:
     name = "openai"
     key_env = "OPENAI_API_KEY"
 
-    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, **_):
+    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, default_headers=None, **_):
         key = require_key(api_key, self.key_env, self.name)
         self.client = sdk.OpenAI(api_key=key, base_url=env_or(base_url, "OPENAI_BASE_URL"),
-                                 timeout=timeout, max_retries=0)
+                                 timeout=timeout, max_retries=0, default_headers=default_headers)
 
     # ---- request -------------------------------------------------------------------------------
     def _kwargs(self, req):
@@ -127,7 +127,7 @@ class AzureOpenAIAdapter(OpenAIAdapter):
     key_env = "AZURE_OPENAI_API_KEY"
 
     def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, azure_endpoint=None,
-                 api_version=None, azure_ad_token=None, **_):
+                 api_version=None, azure_ad_token=None, default_headers=None, **_):
         endpoint = base_url or env_or(azure_endpoint, "AZURE_OPENAI_ENDPOINT")
         if not endpoint:
             raise errors.ConfigurationError(
@@ -138,7 +138,7 @@ class AzureOpenAIAdapter(OpenAIAdapter):
         register_secret(token)
         self.client = sdk.AzureOpenAI(api_key=key, azure_ad_token=token, azure_endpoint=endpoint,
                                       api_version=env_or(api_version, "OPENAI_API_VERSION") or AZURE_API_VERSION,
-                                      timeout=timeout, max_retries=0)
+                                      timeout=timeout, max_retries=0, default_headers=default_headers)
 
 
 def _tool_call(call_id, name, raw):

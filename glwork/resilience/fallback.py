@@ -1,0 +1,53 @@
+"""Provider fallback: the ordered routes a session tries, and when to move to the next one.
+
+A session falls back when its current route failed with a retryable error after its retries
+(rate limit, 5xx, 529, timeout, connection error / outage, a stream cut before its first chunk).
+Client errors (400, 401, 404, context length) are raised: another provider would not fix them.
+"""
+from dataclasses import dataclass, field
+
+from ..errors import ConfigurationError
+from ..providers import check_provider, default_model
+from .retry import is_retryable
+
+ROUTE_OPTIONS = ("base_url", "api_key", "azure_endpoint", "api_version", "mode")
+
+
+@dataclass
+class Route:
+    provider: str
+    model: str
+    options: dict = field(default_factory=dict)   # base_url, api_key, ... for this route only
+    adapter: object = None                         # built on first use
+    mode: str = None
+
+
+def parse_fallbacks(fallback_provider=None, fallback_model=None, fallbacks=None):
+    """Routes after the primary: `fallback_provider`/`fallback_model` first, then `fallbacks`,
+    a list of (provider, model) pairs or dicts {"provider", "model", "base_url", "api_key", ...}."""
+    specs = []
+    if fallback_provider or fallback_model:
+        specs.append({"provider": fallback_provider, "model": fallback_model})
+    for item in fallbacks or []:
+        if isinstance(item, str):
+            item = {"provider": item}
+        elif isinstance(item, (tuple, list)) and 1 <= len(item) <= 2:
+            item = {"provider": item[0], "model": item[1] if len(item) > 1 else None}
+        elif not isinstance(item, dict):
+            raise ConfigurationError(f"A fallback is a (provider, model) pair or a dict, not {item!r}.")
+        specs.append(dict(item))
+    routes = []
+    for spec in specs:
+        unknown = set(spec) - {"provider", "model", *ROUTE_OPTIONS}
+        if unknown:
+            raise ConfigurationError(f"Unknown fallback option(s): {', '.join(sorted(unknown))}.")
+        if not spec.get("provider"):
+            raise ConfigurationError("A fallback needs a provider, e.g. fallback_provider='anthropic'.")
+        provider = check_provider(spec["provider"])
+        options = {k: spec[k] for k in ROUTE_OPTIONS if spec.get(k) is not None}
+        routes.append(Route(provider, spec.get("model") or default_model(provider), options))
+    return routes
+
+
+def should_fall_back(exc):
+    return is_retryable(exc)
