@@ -51,6 +51,8 @@ class ChatSession:
     (a list of JSON-schema function definitions), `response_format` ({"type": "json_object"}).
     Also: `tools` (OpenAI- or Anthropic-style tool definitions), `tool_choice`, `timeout` (seconds; default 60, 300 for the local model),
     `base_url`/`api_key` overrides, and for Azure `azure_endpoint`, `api_version`, `azure_deployment`.
+    `semantic_cache=True` (or a `SemanticCacheManager`) answers repeated questions from a cache by
+    meaning (`cache_ttl` seconds; `cache_user` keeps tenants apart).
     `mode` ("live", "replay", "record", "local") overrides the kit's mode for this session only,
     e.g. mode="local" sends free-form questions to the local model inside a replayed notebook.
     Without arguments the SDKs' own environment variables are used (OPENAI_API_KEY, OPENAI_BASE_URL,
@@ -74,7 +76,7 @@ class ChatSession:
                  api_version=None, azure_deployment=None, mode=None, max_retries=DEFAULT_MAX_RETRIES,
                  retry_delay=DEFAULT_RETRY_DELAY, exponential_backoff=True, retry_policy=None,
                  rate_limiter=None, fallback_provider=None, fallback_model=None, fallbacks=None,
-                 cost_limit=None, name=None):
+                 cost_limit=None, name=None, semantic_cache=False, cache_ttl=3600, cache_user=None):
         self.provider = check_provider(provider)
         if self.provider == "azure":
             from .providers.base import env_or
@@ -121,6 +123,13 @@ class ChatSession:
         self._closed = False
         ledger.ensure_default()     # every call lands in the cost ledger and the health monitor
         health.ensure_default()
+        self._cache = None
+        if semantic_cache is not None and semantic_cache is not False:  # an empty cache is falsy (len 0)
+            from .cache import SemanticCacheManager
+            cache = (semantic_cache if isinstance(semantic_cache, SemanticCacheManager)
+                     else SemanticCacheManager(ttl=cache_ttl))
+            self._cache = cache.session_hook(user=cache_user)
+            self.add_hook(self._cache)
 
     def __repr__(self):
         return (f"ChatSession(provider={self.provider!r}, model={self.model!r}, turns={len(self._history)}, "
@@ -250,6 +259,22 @@ class ChatSession:
             spent, reserved = b.spent, b.reserved
         return {"limit": b.limit, "spent": USD(round(spent, 8)), "reserved": USD(round(reserved, 8)),
                 "remaining": USD(round(b.limit - spent - reserved, 8))}
+
+    def get_cache_stats(self):
+        """This session's semantic-cache figures: hits, misses, hit_rate (%), cost_saved, tokens_saved,
+        entries. All zero without `semantic_cache=`."""
+        if self._cache is None:
+            return {"hits": 0, "misses": 0, "lookups": 0, "hit_rate": 0.0, "cost_saved": USD(0.0),
+                    "tokens_saved": 0, "entries": 0}
+        return self._cache.stats()
+
+    def get_cache_hit_rate(self):
+        """Percent of this session's lookups answered from the semantic cache."""
+        return self.get_cache_stats()["hit_rate"]
+
+    def get_cost_saved(self):
+        """USD not spent thanks to cache hits (at the price of the model the hit stands in for)."""
+        return self.get_cache_stats()["cost_saved"]
 
     def add_hook(self, hook):
         """Seam for answering without the provider (the semantic cache). Before each call,

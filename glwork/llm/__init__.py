@@ -14,6 +14,8 @@ _LAZY = {
     "CostTracker": "glwork.monitoring.ledger",
     "ProviderHealthMonitor": "glwork.monitoring.health",
     "CostAlertManager": "glwork.monitoring.alerts",
+    "SemanticCacheManager": "glwork.cache",
+    "Scope": "glwork.cache",
 }
 
 
