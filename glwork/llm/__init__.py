@@ -9,6 +9,8 @@ from ..response import ChatResponse, ToolCall, Usage  # noqa: F401
 
 _LAZY = {
     "ChatSession": "glwork.session",
+    "RAGEngine": "glwork.rag.engine",
+    "RAGResponse": "glwork.rag.engine",
     "RateLimiter": "glwork.resilience.limiter",
     "RetryPolicy": "glwork.resilience.retry",
     "CostTracker": "glwork.monitoring.ledger",

@@ -1,0 +1,214 @@
+"""Saving and loading a RAGEngine: a folder with a versioned manifest and checksummed files.
+
+    store/
+      manifest.json     format, version, settings, embedding model + dimension, sha256 of each file
+      vectors.faiss     the faiss index (ids = chunk ids)
+      chunks.jsonl      one chunk per line: id, doc_id, number, start, end, text
+      documents.jsonl   one document per line: id, sha256 of its content, metadata, chunk ids
+
+The folder is written next to its destination under a temporary name and renamed into place, so
+a crash never leaves a half-written store. Loading checks the format, version, every checksum,
+the embedding model and the dimension BEFORE building anything: a bad store is refused whole.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from ..errors import ConfigurationError
+from .embed import LOCAL_ALIASES, LOCAL_NAME, ObjectEmbedder
+
+FORMAT = "glwork-rag-store"
+VERSION = 1
+FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl")
+SETTINGS = ("llm_provider", "llm_model", "chunk_size", "chunk_overlap", "top_k", "search_type", "alpha",
+            "fusion", "rerank_top_k", "rerank_model", "citation_mode", "system_message", "temperature",
+            "max_context_chars", "approx_threshold")
+
+
+class StoreError(ConfigurationError):
+    """A saved RAG store that cannot be loaded (corrupt, incomplete, or made for another model)."""
+
+    default_code = "invalid_store"
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_lines(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _model_key(name):
+    return LOCAL_NAME if name in LOCAL_ALIASES else name
+
+
+def save(engine, path):
+    target = Path(path).expanduser().resolve()
+    if engine._index is None:
+        raise ConfigurationError("Nothing is indexed yet: index documents before saving.")
+    if target.exists() and (not target.is_dir() or
+                            (any(target.iterdir()) and not (target / "manifest.json").exists())):
+        raise ConfigurationError(f"{target} exists and is not a RAG store: choose another path.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        engine._index.write(tmp / "vectors.faiss")
+        _fsync(tmp / "vectors.faiss")
+        _write_lines(tmp / "chunks.jsonl", (
+            {"id": c.id, "doc_id": c.doc_id, "number": c.number, "start": c.start, "end": c.end, "text": c.text}
+            for c in sorted(engine._chunks.values(), key=lambda c: c.id)))
+        _write_lines(tmp / "documents.jsonl", (
+            {"id": doc_id, "sha256": d["hash"], "metadata": d["metadata"], "chunks": d["chunks"]}
+            for doc_id, d in engine._docs.items()))
+        emb = engine._embedder
+        manifest = {
+            "format": FORMAT, "version": VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedding": {"model": _model_key(emb.name) if emb.kind == "local" else emb.name,
+                          "backend": emb.kind, "served_model": getattr(emb, "served_model", None),
+                          "dimension": engine._index.dimension},
+            "index": {"approximate": engine._index.approximate, "trained_size": engine._index.trained_size,
+                      "vectors": len(engine._index)},
+            "counts": {"documents": len(engine._docs), "chunks": len(engine._chunks), "next_id": engine._next_id},
+            "settings": {k: getattr(engine, k) for k in SETTINGS},
+            "files": {name: {"sha256": _sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES},
+        }
+        with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync(tmp)
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+        _fsync(target.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return str(target)
+
+
+def _read_lines(path, what):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise StoreError(f"{what} line {n} is not valid JSON: the store is corrupt.") from None
+    return rows
+
+
+def _check_manifest(root):
+    mpath = root / "manifest.json"
+    if not mpath.is_file():
+        raise StoreError(f"{root} is not a saved RAGEngine (no manifest.json). Save one with engine.save(path).")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except ValueError:
+        raise StoreError(f"{mpath} is not valid JSON: the store is corrupt; rebuild it and save again.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise StoreError(f"{root} is not a glwork RAG store (format {manifest.get('format')!r}).")
+    if manifest.get("version") != VERSION:
+        raise StoreError(f"{root} has store version {manifest.get('version')!r}; this glwork reads version "
+                         f"{VERSION}. Rebuild the index with this version and save it again.")
+    for name in FILES:
+        meta = (manifest.get("files") or {}).get(name)
+        path = root / name
+        if not meta:
+            raise StoreError(f"The manifest of {root} lists no {name}: the store is incomplete.")
+        if not path.is_file():
+            raise StoreError(f"{path} is missing: the store is incomplete; rebuild it and save again.")
+        if path.stat().st_size != meta.get("bytes") or _sha256(path) != meta.get("sha256"):
+            raise StoreError(f"{path} does not match the checksum in manifest.json: the store is corrupt "
+                             f"(truncated or edited). Rebuild the index and save it again.")
+    return manifest
+
+
+def load(cls, path, embedding_model, overrides):
+    from .engine import Chunk
+    from .index import VectorIndex
+    root = Path(path).expanduser().resolve()
+    manifest = _check_manifest(root)
+    emb = manifest["embedding"]
+    stored = emb["model"]
+    if embedding_model is not None and not isinstance(embedding_model, str):
+        requested = ObjectEmbedder(embedding_model).name
+    else:
+        requested = _model_key(embedding_model) if embedding_model is not None else stored
+    if requested != stored:
+        raise StoreError(f"This store was built with embedding model {stored!r}, not {requested!r}: its vectors "
+                         f"can't be compared with that model's. Load it without embedding_model, or rebuild.")
+    if emb["backend"] == "object" and (embedding_model is None or isinstance(embedding_model, str)):
+        raise StoreError(f"This store was built with a custom embedder ({stored!r}): pass the same object as "
+                         f"embedding_model= to load it.")
+    if emb["backend"] == "local" and emb["dimension"] != 384:
+        raise StoreError(f"The manifest says {emb['dimension']} dimensions but {LOCAL_NAME} makes 384.")
+    docs = _read_lines(root / "documents.jsonl", "documents.jsonl")
+    chunk_rows = _read_lines(root / "chunks.jsonl", "chunks.jsonl")
+    try:
+        chunks = {r["id"]: Chunk(r["id"], r["doc_id"], r["number"], r["text"], r["start"], r["end"])
+                  for r in chunk_rows}
+        doc_map = {d["id"]: {"metadata": d["metadata"], "hash": d["sha256"], "chunks": list(d["chunks"])}
+                   for d in docs}
+    except (KeyError, TypeError):
+        raise StoreError(f"{root} has chunk or document records with missing fields: the store is corrupt.") from None
+    listed = sorted(cid for d in doc_map.values() for cid in d["chunks"])
+    counts = manifest.get("counts", {})
+    if (listed != sorted(chunks) or len(doc_map) != counts.get("documents")
+            or any(c.doc_id not in doc_map for c in chunks.values())):
+        raise StoreError(f"The documents and chunks in {root} do not agree: the store is corrupt.")
+    info = manifest.get("index", {})
+    try:
+        index = VectorIndex.read(root / "vectors.faiss", emb["dimension"],
+                                 trained_size=info.get("trained_size", 0))
+    except ConfigurationError as exc:
+        raise StoreError(f"{root}/vectors.faiss: {exc}") from None
+    except Exception as exc:  # faiss raises RuntimeError on a damaged file
+        raise StoreError(f"{root}/vectors.faiss can't be read ({type(exc).__name__}): the store is corrupt.") from None
+    if len(index) != len(chunks) or sorted(index.all_ids()) != sorted(chunks):
+        raise StoreError(f"The vector index in {root} does not hold exactly the stored chunks: the store is corrupt.")
+    settings = {k: v for k, v in manifest.get("settings", {}).items() if k in SETTINGS}
+    unknown = set(overrides) - set(SETTINGS) - {"show_progress"}
+    if unknown:
+        raise ConfigurationError(f"Unknown setting(s) for RAGEngine.load: {sorted(unknown)}.")
+    if overrides.get("chunk_size", settings["chunk_size"]) != settings["chunk_size"] or \
+            overrides.get("chunk_overlap", settings["chunk_overlap"]) != settings["chunk_overlap"]:
+        raise ConfigurationError("chunk_size and chunk_overlap can't change on load: the chunks are already made.")
+    settings.update(overrides)
+    if "rerank_top_k" in overrides and "rerank_model" not in overrides and overrides["rerank_top_k"] is None:
+        settings["rerank_model"] = None
+    engine = cls(embedding_model=embedding_model if embedding_model is not None else stored, **settings)
+    if emb["backend"] == "openai":
+        engine._embedder.dimension = emb["dimension"]
+        engine._embedder.served_model = emb.get("served_model")
+    engine._index, engine._chunks, engine._docs = index, chunks, doc_map
+    engine._next_id = counts.get("next_id", max(chunks, default=-1) + 1)
+    engine._keyword.add(list(chunks), [c.text for c in chunks.values()])
+    return engine

