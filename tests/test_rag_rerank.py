@@ -73,3 +73,14 @@ def test_attribution_marks_sentences_that_match_a_passage():
     assert fixed == ("Scope 2 covers purchased electricity[2]. Boilers the company owns cause scope 1 "
                      "emissions[1]. Bananas are yellow.")
     assert list(cites) == ["[2] b:chunk3", "[1] a:chunk1"]
+
+
+def test_a_cross_encoder_that_fails_to_load_falls_back_and_says_so(tmp_path, docs):
+    broken = tmp_path / "broken-ce"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"architectures": ["BertForSequenceClassification"]}')
+    rag = RAGEngine(top_k=6, rerank_top_k=2, rerank_model=str(broken), chunk_size=600, chunk_overlap=100)
+    rag.index_documents(docs[:3])
+    sources, info = rag._retrieve("stationary combustion in boilers", None, None, None, None)
+    assert len(sources) == 2
+    assert info["reranker"].startswith("offline") and "loading" in info["reranker"] and "failed" in info["reranker"]

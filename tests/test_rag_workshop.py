@@ -65,3 +65,13 @@ def test_citation_mode_call_and_defaults():
 def test_setup_calls_construct_without_any_network(kwargs):
     rag = RAGEngine(**kwargs)      # the OpenAI client is only made on the first embedding
     assert rag.stats()["embedding_backend"] == "openai" and rag._embedder._client is None
+
+
+def test_workshop_import_path_and_light_imports():
+    import subprocess
+    import sys
+    code = ("import sys, glwork.llm, glwork.rag.engine, glwork.rag.corpus; "
+            "from glwork.llm import RAGEngine; assert RAGEngine is glwork.rag.engine.RAGEngine; "
+            "print([m for m in ('faiss', 'bm25s', 'torch', 'sentence_transformers', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

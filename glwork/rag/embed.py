@@ -4,11 +4,10 @@ Every embedder returns L2-normalised float32 rows, so inner product = cosine sim
 """
 import os
 import threading
+from contextlib import contextmanager
 
 from ..errors import ConfigurationError
-from ..security import get_logger
 
-log = get_logger(__name__)
 LOCAL_NAME = "all-MiniLM-L6-v2"
 LOCAL_ALIASES = {None, "local", "default", LOCAL_NAME, "sentence-transformers/" + LOCAL_NAME}
 OPENAI_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
@@ -28,14 +27,33 @@ def _bf16_ok():
     """True when the CPU does bfloat16 natively (AVX512-BF16 / AMX) and GLWORK_EMBED_BF16 != "0"."""
     global _BF16
     if _BF16 is None:
-        import torch
-        _BF16 = os.environ.get("GLWORK_EMBED_BF16", "1") != "0" and bool(
-            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        try:
+            import torch
+            _BF16 = os.environ.get("GLWORK_EMBED_BF16", "1") != "0" and bool(
+                torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except Exception:   # a private torch probe: if it moves, stay with float32
+            _BF16 = False
     return _BF16
 
 
 _BF16 = None
 BF16_FROM = 32   # texts per call: below this (e.g. a query) fp32 is as fast
+# Torch threads: all cores for bulk embedding, ONE for a query. With two threads a busy machine
+# deschedules the second and the first waits for it (at load 5: median 190-820 ms vs 31-50 ms).
+# Set explicitly on every call: faiss.omp_set_num_threads() also changes torch's OpenMP setting.
+BULK_THREADS = int(os.environ.get("GLWORK_EMBED_THREADS", "0")) or min(os.cpu_count() or 1, 8)
+
+
+@contextmanager
+def _torch_threads(n, lock):
+    import torch
+    with lock if lock is not None else threading.RLock():
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 class LocalEmbedder:
@@ -57,11 +75,13 @@ class LocalEmbedder:
 
     def encode(self, texts):
         texts = list(texts)
-        if len(texts) >= BF16_FROM and _bf16_ok():
-            import torch
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return _normalise(self._model.encode(texts, normalize=True))
-        return _normalise(self._model.encode(texts, normalize=True))
+        bulk = len(texts) >= BF16_FROM
+        with _torch_threads(BULK_THREADS if bulk else 1, getattr(self._model, "_lock", None)):
+            if bulk and _bf16_ok():
+                import torch
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return _normalise(self._model.encode(texts, normalize=True))
+            return _normalise(self._model.encode(texts, normalize=True))
 
     def sentence_model(self):
         """The SentenceTransformer itself (for a tokenizer), loading it if needed."""

@@ -232,6 +232,8 @@ class RAGEngine:
             "llm": f"{self.llm_provider}:{self.llm_model or 'default'}",
             "embedded_chunks": self.embedded_chunks,
             "embedding_tokens": self._embedder.tokens,
+            "embedding_cost": (None if self._embedder.cost_per_token is None
+                               else round(self._embedder.tokens * self._embedder.cost_per_token, 8)),
         }
 
     # ---- retrieval -----------------------------------------------------------------------------
@@ -251,8 +253,7 @@ class RAGEngine:
             raise ConfigurationError(f"search_type must be one of {', '.join(SEARCH_TYPES)}; got {search_type!r}.")
         alpha = self.alpha if alpha is None else _check_alpha(alpha)
         match = compile_filter(filters)
-        info = {"search_type": search_type, "filters": filters,
-                "reranker": self._reranker.describe() if self._reranker else "none"}
+        info = {"search_type": search_type, "filters": filters}
         start = time.perf_counter()
         with self._lock:
             if not self._chunks:
@@ -268,6 +269,8 @@ class RAGEngine:
                 cands = [(cid, self._chunks[cid].text, score) for cid, score in hits]
                 hits = fusion_mod.top(dict(self._reranker.rerank(text, cands)), keep)
             sources = [self._source(cid, score) for cid, score in hits]
+            # After re-ranking: a cross-encoder that failed to load reports its fallback.
+            info["reranker"] = self._reranker.describe() if self._reranker else "none"
         info["retrieval_ms"] = round((time.perf_counter() - start) * 1000, 1)
         return sources, info
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from ..errors import ConfigurationError
 from ..security import get_logger
 from .chunking import split_sentences
+from .fusion import minmax
 
 log = get_logger(__name__)
 DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L6-v2"
@@ -21,12 +22,7 @@ CROSS_ALIASES = {"cross-encoder", "cross_encoder", "crossencoder", "default"}
 OFFLINE_ALIASES = {"offline", "maxsim", "sentence-maxsim", "local"}
 # Weight of the sentence max-similarity against the first-stage score (tuned on SciFact train).
 MAXSIM_WEIGHT = 0.2
-_CACHE_CHUNKS = 20_000
-
-
-def _minmax(values):
-    from .fusion import minmax
-    return minmax(values)
+_CACHE_CHUNKS = 5_000   # ~8 sentences x 384 float16 each: ~30 MB at most
 
 
 class MaxSimReranker:
@@ -56,7 +52,7 @@ class MaxSimReranker:
             vecs = self._embedder.encode(flat)
             at = 0
             for (cid, _), group in zip(missing, sents):
-                self._cache[cid] = vecs[at:at + len(group)]
+                self._cache[cid] = vecs[at:at + len(group)].astype("float16")
                 at += len(group)
         out = []
         for cid, _, _ in candidates:
@@ -71,9 +67,10 @@ class MaxSimReranker:
         import numpy as np
         with self._lock:
             qv = self._embedder.encode([query])[0]
-            best = np.asarray([float((v @ qv).max()) for v in self._sentence_vectors(candidates)])
+            best = np.asarray([float((v.astype(np.float32) @ qv).max())
+                               for v in self._sentence_vectors(candidates)])
         first = np.asarray([s for _, _, s in candidates], dtype=np.float64)
-        fused = (1 - self.weight) * _minmax(first) + self.weight * _minmax(best)
+        fused = (1 - self.weight) * minmax(first) + self.weight * minmax(best)
         return [(cid, float(s)) for (cid, _, _), s in zip(candidates, fused)]
 
 
@@ -83,22 +80,32 @@ class CrossEncoderReranker:
     def __init__(self, name_or_path, local_only=True):
         self.model_name = name_or_path
         self._model = None
+        self._fallback = None     # the offline re-ranker, if the model could not be loaded
         self._local_only = local_only
         self._lock = threading.Lock()
 
     def describe(self):
-        return f"cross-encoder {self.model_name}"
+        return self._fallback.describe() if self._fallback else f"cross-encoder {self.model_name}"
 
     def _load(self):
-        if self._model is None:
-            from sentence_transformers import CrossEncoder
-            self._model = CrossEncoder(self.model_name, device="cpu", local_files_only=self._local_only)
+        if self._model is None and self._fallback is None:
+            try:
+                from sentence_transformers import CrossEncoder
+                self._model = CrossEncoder(self.model_name, device="cpu", local_files_only=self._local_only)
+            except Exception as exc:  # e.g. no network for a hub name: say so, keep answering
+                log.warning("Could not load the cross-encoder %s (%s); using the offline re-ranker.",
+                            self.model_name, exc)
+                self._fallback = MaxSimReranker(reason=f"loading {self.model_name} failed: {type(exc).__name__}")
         return self._model
 
     def rerank(self, query, candidates):
         with self._lock:
-            scores = self._load().predict([(query, text) for _, text, _ in candidates],
-                                          show_progress_bar=False, convert_to_numpy=True)
+            model = self._load()
+            if model is not None:
+                scores = model.predict([(query, text) for _, text, _ in candidates],
+                                       show_progress_bar=False, convert_to_numpy=True)
+        if model is None:
+            return self._fallback.rerank(query, candidates)
         return [(cid, float(s)) for (cid, _, _), s in zip(candidates, scores)]
 
 
