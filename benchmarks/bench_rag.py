@@ -6,9 +6,10 @@ Everything goes through the public API (index_documents, save/load, retrieve). C
 by the engine; a document's rank is that of its best chunk (BEIR scores documents). As in BEIR,
 a hit whose id equals the query id is ignored.
 
-    .venv/bin/python benchmarks/bench_rag.py                        # build, evaluate, print, save JSON
+    .venv/bin/python benchmarks/bench_rag.py                        # build, evaluate, print (~15-25 min)
     .venv/bin/python benchmarks/bench_rag.py --store /tmp/scifact   # reuse (or create) a saved index
     .venv/bin/python benchmarks/bench_rag.py --split train --tune   # how the defaults were chosen
+    .venv/bin/python benchmarks/bench_rag.py --index-only 1000      # indexing throughput only
 
 The defaults (alpha=0.7, re-rank weight 0.2) were chosen on the TRAIN qrels (809 claims) only.
 Results of the last full run are in benchmarks/data/bench_rag_results.json; see RESULTS below.
@@ -35,23 +36,25 @@ TARGETS = {"ndcg_rerank": 0.70, "index_seconds": 180, "median_ms": 50}
 ALPHAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 RESULTS = """
-Last full run (2026-11-25; 2 cores shared with other jobs, load average ~3.5; retrieval only, no LLM):
+Last full run (2026-11-25, 2 cores; latencies with other jobs on the cores, load average 2.5-5):
 
 method                              nDCG@10  recall@100  median ms  p95 ms
 keyword (BM25, bm25s + Porter2)      0.6734      0.9042        0.5     0.8
-semantic (all-MiniLM-L6-v2, faiss)   0.6661      0.9333       18.6    26.0
-hybrid alpha=0.3                     0.7129      0.9343       21.9    28.8
-hybrid alpha=0.5                     0.7330      0.9427       16.9    22.7
-hybrid alpha=0.6                     0.7342      0.9460       18.8    26.8
-hybrid alpha=0.7 (default)           0.7286      0.9493       16.9    22.9
-hybrid alpha=0.9                     0.6984      0.9427       17.5    24.5
-hybrid, reciprocal-rank fusion       0.7098      0.9443       18.2    26.0
-hybrid 0.7 + offline re-rank top 20  0.7333      0.9493     1031.6  2321.6
+semantic (all-MiniLM-L6-v2, faiss)   0.6661      0.9333       20.3    28.7
+hybrid alpha=0.3                     0.7129      0.9343       18.6    24.6
+hybrid alpha=0.5                     0.7330      0.9427       18.6    25.0
+hybrid alpha=0.6                     0.7342      0.9460       18.4    24.4
+hybrid alpha=0.7 (default)           0.7286      0.9493       17.8    23.8
+hybrid alpha=0.9                     0.6984      0.9427       17.7    23.2
+hybrid, reciprocal-rank fusion       0.7098      0.9443       17.8    23.0
+hybrid 0.7 + offline re-rank top 20  0.7333      0.9493      720.5  4435.8
 published: BM25 0.665, BM25 + MiniLM cross-encoder 0.688, all-MiniLM-L6-v2 ~0.645
 
-Indexing: 5,183 abstracts = 11,453 chunks in 801 s (14.3 chunks/s) under that load; 1,000
-abstracts at lower load: 24.7 chunks/s (~460 s for all). Target < 180 s: missed (see the JSON).
+Nearly idle machine: semantic 16.4 ms median (p95 21.8), hybrid 17.1 (21.6), re-rank 619 (1261).
+Indexing: 5,183 abstracts = 11,453 chunks in 290 s (39.5 chunks/s) on the idle machine, 801 s
+while shared. Target < 180 s: missed by ~110 s; MiniLM on 2 CPU cores is the bottleneck.
 """
+
 
 def load_scifact(split):
     docs = [json.loads(line) for line in gzip.open(DATA / "corpus.jsonl.gz", "rt", encoding="utf-8")]
@@ -198,7 +201,8 @@ def main(argv=None):
     ap.add_argument("--no-rerank", action="store_true")
     ap.add_argument("--index-only", type=int, metavar="N",
                     help="only time indexing of the first N abstracts (fresh engine, nothing saved)")
-    ap.add_argument("--out", default=str(HERE / "data" / "bench_rag_results.json"))
+    ap.add_argument("--out", help="write the figures as JSON here (benchmarks/data/bench_rag_results.json "
+                                  "holds the recorded run)")
     args = ap.parse_args(argv)
     documents, queries, qrels = load_scifact(args.split)
     if args.index_only:
