@@ -7,7 +7,7 @@ message_stop. Tool use streams a `tool_use` block with `input_json_delta` pieces
 import json
 
 from .engine import GenRequest
-from .wire import Reply, Stream, WireError, primed, rand_id, sse
+from .wire import Reply, Stream, WireError, final_result, primed, rand_id, sse
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
@@ -219,13 +219,7 @@ def messages(call):
         events = primed(engine.chat(req))
         return Stream(stream(events, engine.model), events)
     events = engine.chat(req)
-    result = None
-    try:
-        for kind, value in events:
-            if kind == "done":
-                result = value
-    finally:
-        events.close()
+    result = final_result(events)
     return Reply(200, message(result, engine.model))
 
 

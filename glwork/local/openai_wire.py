@@ -8,7 +8,7 @@ import base64
 import json
 
 from .engine import GenRequest
-from .wire import Reply, Stream, WireError, now, primed, rand_id, sse
+from .wire import Reply, Stream, WireError, final_result, now, primed, rand_id, sse
 
 _SAFE = {"filtered": False, "severity": "safe"}
 CONTENT_FILTER = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
@@ -218,13 +218,7 @@ def chat(call):
         include = bool((call.body.get("stream_options") or {}).get("include_usage"))
         events = primed(events)
         return Stream(chat_stream(events, engine.model, fp, include, azure), events)
-    result = None
-    try:
-        for kind, value in events:
-            if kind == "done":
-                result = value
-    finally:
-        events.close()
+    result = final_result(events)
     return Reply(200, chat_response(result, engine.model, fp, azure))
 
 

@@ -95,3 +95,15 @@ def primed(events):
         finally:
             events.close()
     return gen()
+
+
+def final_result(events):
+    """Drain an engine's (kind, value) events and return the "done" value (non-streamed replies)."""
+    result = None
+    try:
+        for kind, value in events:
+            if kind == "done":
+                result = value
+    finally:
+        events.close()
+    return result
