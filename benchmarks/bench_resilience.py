@@ -9,17 +9,16 @@
 
 Usage: .venv/bin/python benchmarks/bench_resilience.py [calls]
 """
-import json
 import os
 import random
 import statistics
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 os.environ.setdefault("GLWORK_LEDGER", "off")   # measure the call path, not the disk
 
+import loopback  # noqa: E402  (benchmarks/loopback.py, beside this script)
 from glwork.resilience.clock import VirtualClock  # noqa: E402
 from glwork.resilience.limiter import RateLimiter  # noqa: E402
 from glwork.resilience.retry import RetryPolicy  # noqa: E402
@@ -85,26 +84,6 @@ def limiter_accuracy(rpm, tpm, threads=16, seed=1):
     return n <= rpm and tok <= tpm
 
 
-REPLY = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Atlantic Ocean."}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 22, "completion_tokens": 3, "total_tokens": 25}}).encode()
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(REPLY)))
-        self.end_headers()
-        self.wfile.write(REPLY)
-
-    def log_message(self, *a):
-        pass
 
 
 class InstantAdapter:
@@ -129,9 +108,7 @@ def interleaved(fns, n, block=50):
 
 
 def retry_overhead(n):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server, base = loopback.start()
 
     def session(retries, instant=False):
         s = ChatSession(provider="openai", model="gpt-4o-mini", base_url=base, api_key="bench-key-0000",

@@ -4,45 +4,20 @@ same local server, interleaved in one run so both see the same machine load.
 Prints microseconds per call for each and the ratio. Target: ChatSession adds at most 10%.
 Usage: .venv/bin/python benchmarks/bench_session_overhead.py [N]
 """
-import json
 import statistics
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openai
 
+import loopback  # benchmarks/loopback.py, beside this script
+
 from glwork.llm import ChatSession
 
-REPLY = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1734503588, "model": "gpt-4o-mini-2024-07-18",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Atlantic Ocean.", "refusal": None},
-                 "logprobs": None, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 22, "completion_tokens": 3, "total_tokens": 25,
-              "prompt_tokens_details": {"cached_tokens": 0}}}).encode()
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real API
-    disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every call
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(REPLY)))
-        self.end_headers()
-        self.wfile.write(REPLY)
-
-    def log_message(self, *a):
-        pass
 
 
 def main(n=2000, block=50):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server, base = loopback.start()
     raw = openai.OpenAI(base_url=base, api_key="bench-key", max_retries=0)
     sess = ChatSession(provider="openai", model="gpt-4o-mini", base_url=base, api_key="bench-key")
     msgs = [{"role": "user", "content": "Which ocean?"}]

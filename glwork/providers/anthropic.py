@@ -4,7 +4,7 @@ import json
 import anthropic as sdk
 
 from ..response import Completion, ToolCall, Usage
-from .base import DEFAULT_TIMEOUT, env_or, map_sdk_error, require_key, stream_cut
+from .base import DEFAULT_TIMEOUT, SDKAdapter, env_or, require_key, stream_cut
 
 DEFAULT_MAX_TOKENS = 1024  # Messages requires max_tokens; the session passes the user's when set
 JSON_INSTRUCTION = ("Respond with one valid JSON object and nothing else: no prose, no code fences.")
@@ -13,7 +13,8 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", 
            "refusal": "refusal", "pause_turn": "stop"}
 
 
-class AnthropicAdapter:
+class AnthropicAdapter(SDKAdapter):
+    sdk = sdk
     name = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
 
@@ -98,15 +99,6 @@ class AnthropicAdapter:
             raw = "".join(b["json"]) or "{}"
             calls.append(ToolCall(b["id"], b["name"], json.loads(raw), raw))
         return Completion(prefix + "".join(parts), calls, usage, model, _FINISH.get(finish, finish))
-
-    def error(self, exc, mid_stream=False):
-        mapped = map_sdk_error(exc, sdk, self.name, mid_stream)
-        if mapped is None:
-            raise exc
-        return mapped
-
-    def close(self):
-        self.client.close()
 
 
 def _message(m):

@@ -27,6 +27,7 @@ class ChatRequest:
     tool_choice: object = None                   # None | "auto" | "none" | "required" | a tool name
     json_mode: bool = False
     response_format: dict = None                 # OpenAI response_format, passed through there
+    seed: int = None                             # OpenAI/Azure sampling seed; Anthropic has none
 
 
 def env_or(value, *names):
@@ -138,3 +139,19 @@ def stream_cut(provider):
     return errors.StreamInterruptedError(
         f"The {provider} stream ended before the reply was complete; nothing was added to the history.",
         provider=provider)
+
+
+class SDKAdapter:
+    """What every adapter shares: SDK exceptions become LLMErrors, and the client is closed."""
+
+    name = ""
+    sdk = None  # the SDK module whose exception classes map_sdk_error reads
+
+    def error(self, exc, mid_stream=False):
+        mapped = map_sdk_error(exc, self.sdk, self.name, mid_stream)
+        if mapped is None:
+            raise exc
+        return mapped
+
+    def close(self):
+        self.client.close()

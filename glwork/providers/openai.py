@@ -7,7 +7,7 @@ import openai as sdk
 from .. import errors
 from ..response import Completion, ToolCall, Usage
 from ..security import get_logger, register_secret
-from .base import DEFAULT_TIMEOUT, env_or, map_sdk_error, require_key, stream_cut
+from .base import DEFAULT_TIMEOUT, SDKAdapter, env_or, require_key, stream_cut
 
 log = get_logger(__name__)
 # Reasoning models take max_completion_tokens and only the default temperature.
@@ -15,7 +15,8 @@ _REASONING = re.compile(r"^(o\d|gpt-5)")
 AZURE_API_VERSION = "2024-10-21"
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(SDKAdapter):
+    sdk = sdk
     name = "openai"
     key_env = "OPENAI_API_KEY"
 
@@ -34,6 +35,8 @@ class OpenAIAdapter:
             kw["temperature"] = req.temperature
         if req.max_tokens is not None:
             kw["max_completion_tokens" if reasoning else "max_tokens"] = req.max_tokens
+        if req.seed is not None:
+            kw["seed"] = req.seed
         if req.tools:
             kw["tools"] = [{"type": "function", "function": {k: t[k] for k in ("name", "description", "parameters")
                                                              if t.get(k) is not None}} for t in req.tools]
@@ -109,15 +112,6 @@ class OpenAIAdapter:
             raise stream_cut(self.name)
         tool_calls = [_tool_call(s["id"], s["name"], "".join(s["args"])) for _, s in sorted(calls.items())]
         return Completion("".join(parts), tool_calls, usage or Usage(), model, finish)
-
-    def error(self, exc, mid_stream=False):
-        mapped = map_sdk_error(exc, sdk, self.name, mid_stream)
-        if mapped is None:
-            raise exc
-        return mapped
-
-    def close(self):
-        self.client.close()
 
 
 class AzureOpenAIAdapter(OpenAIAdapter):
