@@ -7,6 +7,10 @@
 
 Chosen by `glwork.configure(mode=...)`, else `GLWORK_MODE`, else automatically: `live` when the
 provider's key is set, otherwise `replay` while a notebook cassette is open and `local` elsewhere.
+
+Where shared state lives (rate limits, class budget, semantic cache, cost ledger): the embedded
+backends (in-process / SQLite) unless `glwork.configure(backend_url="redis://...")` or
+`GLWORK_BACKEND_URL` names a Redis server shared by a whole class (see glwork.backends).
 """
 import os
 import threading
@@ -14,7 +18,9 @@ import threading
 MODES = ("live", "replay", "record", "local")
 PROVIDER_KEYS = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
                  "azure": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")}
-_state = {"mode": None, "cassette_active": False}
+BACKEND_ENV = "GLWORK_BACKEND_URL"
+_UNSET = object()
+_state = {"mode": None, "cassette_active": False, "backend_url": None}
 _lock = threading.Lock()
 
 
@@ -25,10 +31,23 @@ def _check(mode):
     return mode
 
 
-def configure(mode=None):
-    """Set the process-wide mode (None returns to automatic choice)."""
+def configure(mode=_UNSET, backend_url=_UNSET):
+    """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
+    (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL).
+    `configure()` with no argument returns the mode to automatic, as before."""
+    if backend_url is not _UNSET and backend_url is not None:
+        from .backends.config import parse
+        parse(backend_url)   # a bad URL fails here, with what to write instead
     with _lock:
-        _state["mode"] = _check(mode)
+        if mode is not _UNSET or backend_url is _UNSET:
+            _state["mode"] = _check(None if mode is _UNSET else mode)
+        if backend_url is not _UNSET:
+            _state["backend_url"] = backend_url
+
+
+def backend_url():
+    """The shared backend's URL set by configure() or GLWORK_BACKEND_URL; None or "" = embedded."""
+    return _state["backend_url"] or os.environ.get(BACKEND_ENV, "").strip() or None
 
 
 def has_key(provider):

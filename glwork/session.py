@@ -9,7 +9,7 @@ from . import config, errors, events, offline
 from .monitoring import health, ledger, pricing
 from .providers import check_provider, default_model, make_adapter
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
-from .resilience.budget import Budget
+from .resilience.budget import session_budget
 from .resilience.fallback import Route, parse_fallbacks
 from .resilience.retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAY, RetryPolicy
 from .resilience.runner import Call, Runner
@@ -55,6 +55,9 @@ class ChatSession:
     meaning (`cache_ttl` seconds; `cache_user` keeps tenants apart).
     `mode` ("live", "replay", "record", "local") overrides the kit's mode for this session only,
     e.g. mode="local" sends free-form questions to the local model inside a replayed notebook.
+    `seed` (an int) is OpenAI's sampling seed (OpenAI, Azure and the local backend; the Anthropic
+    API has none, so it is not sent there). The local backend samples with seed 0 when none is
+    given, so repeating a request draws no fresh sample; pass different seeds to see temperature at work.
     Without arguments the SDKs' own environment variables are used (OPENAI_API_KEY, OPENAI_BASE_URL,
     ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, AZURE_OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT,
     OPENAI_API_VERSION, AZURE_OPENAI_DEPLOYMENT).
@@ -76,7 +79,8 @@ class ChatSession:
                  api_version=None, azure_deployment=None, mode=None, max_retries=DEFAULT_MAX_RETRIES,
                  retry_delay=DEFAULT_RETRY_DELAY, exponential_backoff=True, retry_policy=None,
                  rate_limiter=None, fallback_provider=None, fallback_model=None, fallbacks=None,
-                 cost_limit=None, name=None, semantic_cache=False, cache_ttl=3600, cache_user=None):
+                 cost_limit=None, name=None, semantic_cache=False, cache_ttl=3600, cache_user=None,
+                 seed=None):
         self.provider = check_provider(provider)
         if self.provider == "azure":
             from .providers.base import env_or
@@ -88,11 +92,14 @@ class ChatSession:
             raise errors.ConfigurationError(f"temperature must be a number from 0 to 2, got {temperature!r}.")
         if max_tokens is not None and not (isinstance(max_tokens, int) and max_tokens > 0):
             raise errors.ConfigurationError(f"max_tokens must be a positive integer, got {max_tokens!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise errors.ConfigurationError(f"seed must be an integer, got {seed!r}.")
         if response_format is not None and not (isinstance(response_format, dict) and "type" in response_format):
             raise errors.ConfigurationError('response_format must be a dict such as {"type": "json_object"}.')
         self.system_message = system_message
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.seed = seed
         self.tools = normalize_tools(functions, tools)
         self.tool_choice = tool_choice
         self.response_format = response_format
@@ -101,12 +108,13 @@ class ChatSession:
         if rate_limiter is not None and not hasattr(rate_limiter, "acquire"):
             raise errors.ConfigurationError("rate_limiter must be a glwork RateLimiter.")
         self.rate_limiter = rate_limiter
-        budget = Budget(cost_limit) if cost_limit is not None else None
         fallback_routes = parse_fallbacks(fallback_provider, fallback_model, fallbacks)
         self.name = str(name) if name else f"session-{id(self):x}"
         self._headers = {SESSION_HEADER: self.name} if name else None
         self._mode_arg = config._check(mode)
         self.mode = self._mode_arg or config.current_mode(self.provider)
+        # cost_limit, plus the class budget when a shared backend is set (live/record calls)
+        budget = session_budget(cost_limit, self.mode)
         # A small local model on a busy laptop needs longer than a provider's API does.
         self.timeout = timeout or (LOCAL_TIMEOUT if self.mode in ("local", "record") else DEFAULT_TIMEOUT)
         endpoint = offline.connection(self.provider, self.mode, base_url=base_url, api_key=api_key,
@@ -253,7 +261,7 @@ class ChatSession:
     def get_budget(self):
         """{"limit", "spent", "reserved", "remaining"} in USD, or None without a cost_limit."""
         b = self._runner.budget
-        if b is None:
+        if b is None or math.isinf(b.limit):   # no cost_limit (only the class budget, if any)
             return None
         with b._lock:
             spent, reserved = b.spent, b.reserved
@@ -324,7 +332,7 @@ class ChatSession:
         return ChatRequest(model=self.model, messages=self._history + turns, system=self.system_message,
                            temperature=self.temperature, max_tokens=self.max_tokens, tools=self.tools,
                            tool_choice=self.tool_choice, json_mode=self.json_mode,
-                           response_format=self.response_format)
+                           response_format=self.response_format, seed=self.seed)
 
     # ---- one call: cache hooks, then the runner (budget, fallbacks, retries, limiter), then commit -----
     def _send(self, turns):

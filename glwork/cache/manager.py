@@ -17,7 +17,7 @@ from .glossary import Glossary
 from .guard import Guard, Verdict, load_params
 from .results import Explanation, Hit
 from .scope import Scope
-from .store import CorruptStoreError, Store
+from .store import CorruptStoreError, open_store
 from .terms import parse
 from .values import cost_of, decode, encode
 
@@ -50,7 +50,8 @@ class SemanticCacheManager:
     embedder: any object with encode(list_of_texts) -> (n, d) vectors; default all-MiniLM-L6-v2,
         shipped in a wheel and run locally (nothing is downloaded).
     path: a SQLite file that keeps the cache across kernel restarts and can be shared by
-        processes; None keeps it in memory.
+        processes; None keeps it in memory, or, with GLWORK_BACKEND_URL set, in the class's shared
+        Redis (see glwork.backends).
     max_entries: evict the least recently used entries beyond this many (all scopes together).
     scope: the Scope of the plain get/set calls (default: the empty scope).
     top_k: nearest cached questions the guard looks at per lookup.
@@ -86,7 +87,7 @@ class SemanticCacheManager:
         # Parsed cached questions, reused across lookups (a parse costs tens of microseconds).
         self._entry_terms = functools.lru_cache(maxsize=8192)(lambda q: parse(self.glossary(q)))
         self._lock = threading.RLock()
-        self._store = Store(path)
+        self._store = open_store(path)   # SQLite, or the class's shared cache (glwork.backends)
         self.path = self._store.path
         self._entries = Entries(self._store, self.model_name, keep_vectors=self.path is not None)
         self._stats = dict(hits=0, misses=0, cost_saved=0.0, tokens_saved=0, evicted=0, expired=0, blocked=0)

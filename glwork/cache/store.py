@@ -1,4 +1,5 @@
-"""Where entries live: SQLite, in a file when `path=` is given (else in memory).
+"""Where entries live: SQLite, in a file when `path=` is given (else in memory), or, with no path
+and a shared backend configured, Redis (`open_store`; glwork.backends.cache).
 
 The file survives a kernel restart and can be shared by processes: WAL journal, a busy timeout,
 AUTOINCREMENT ids (never reused, so an id always means the same entry), and `PRAGMA data_version`
@@ -228,6 +229,23 @@ class Store:
     def info(self, entry_id):
         row = self.conn.execute("SELECT scope_info, hits FROM entries WHERE id=?", (entry_id,)).fetchone()
         return None if row is None else (json.loads(row[0]), row[1])
+
+    def top_questions(self, n=10):
+        """[(question, times asked)] of the most asked cached questions (the first ask + each hit)."""
+        return [(q, h + 1) for q, h in self.conn.execute(
+            "SELECT query, hits FROM entries ORDER BY hits DESC, id LIMIT ?", (n,))]
+
+
+def open_store(path=None):
+    """Store(path); without a path and with a shared backend configured (GLWORK_BACKEND_URL, see
+    glwork.backends), the class's cache in Redis, with a per-kernel fallback while it is away."""
+    if path is None:
+        from .. import backends
+        backend = backends.current()
+        if backend is not None:
+            from ..backends.cache import FailoverStore
+            return FailoverStore(backend)
+    return Store(path)
 
 
 class _Transaction:

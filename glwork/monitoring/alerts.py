@@ -14,6 +14,12 @@ Notifications: a callable, "log" (a warning on the glwork logger), "banner" (HTM
 notebook, else printed), or "slack:#channel": JSON posted to the incoming webhook in the
 SLACK_WEBHOOK_URL environment variable (5 s timeout). The webhook URL is a secret: it never appears
 in a log, an error or an event. Without SLACK_WEBHOOK_URL the alert is logged with a warning instead.
+
+With a shared backend (GLWORK_BACKEND_URL=redis://..., see glwork.backends) the default
+CostTracker is the class's ledger: "day" and "month" totals are the whole class's spend, checked
+after each of this kernel's calls, and a Slack alert is marked in Redis so the class posts it once.
+To refuse calls beyond a class limit (not only be told), set one on
+glwork.resilience.budget.ClassBudget.
 """
 import json
 import os

@@ -17,6 +17,15 @@ not a readable ledger is renamed `<name>.corrupt-<timestamp>` with a warning and
 started. The schema is versioned with `PRAGMA user_version`.
 
 Totals skip calls whose model has no known price (cost NULL; NaN in to_dataframe()).
+
+A class-wide ledger: with a shared backend (GLWORK_BACKEND_URL=redis://..., see glwork.backends)
+the default ledger is a Redis stream that every kernel appends to; each row names its `attendee`
+(GLWORK_ATTENDEE, else the JupyterHub user, else the login name), and CostTracker() answers for the
+whole class (CostTracker(attendee="ana") for one attendee; get_cost_breakdown(by="attendee")).
+Each kernel reads the stream into an in-memory copy, fetching only rows it has not seen.
+Redis unreachable: rows wait in memory and are sent when it is back (each row has an id, so one
+sent twice is counted once); rows still waiting at exit go to the local SQLite ledger, with a
+warning; reads answer from the rows seen so far. CostTracker(path=...) is always a SQLite file.
 """
 import atexit
 import os
@@ -33,12 +42,12 @@ from ..security import get_logger
 
 log = get_logger(__name__)
 ENV = "GLWORK_LEDGER"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
 MEMORY = ":memory:"
 COLUMNS = ("ts", "session", "provider", "model", "requested_model", "input_tokens", "output_tokens",
            "cached_tokens", "cost", "cost_is_estimate", "cached", "streamed", "fallback_used", "attempts",
-           "latency_ms", "status", "mode", "pid")
+           "latency_ms", "status", "mode", "pid", "attendee")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
@@ -51,13 +60,14 @@ CREATE TABLE IF NOT EXISTS calls (
     streamed INTEGER NOT NULL DEFAULT 0, fallback_used INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 1, latency_ms REAL,
     status TEXT NOT NULL,          -- "ok" or the error_code of a call that failed
-    mode TEXT, pid INTEGER
+    mode TEXT, pid INTEGER,
+    attendee TEXT                  -- who made the call (schema 2)
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls(ts);
 CREATE TABLE IF NOT EXISTS alerts_fired (alert TEXT NOT NULL, period TEXT NOT NULL, ts REAL,
                                          PRIMARY KEY (alert, period));
 """
-GROUPS = ("provider", "model", "requested_model", "session", "status", "mode", "day", "month")
+GROUPS = ("provider", "model", "requested_model", "session", "status", "mode", "attendee", "day", "month")
 _CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
@@ -131,10 +141,13 @@ class _Store:
                 f"understands ({SCHEMA_VERSION}). Upgrade glwork, or set {ENV} to another file.")
         conn.execute("BEGIN IMMEDIATE")   # two kernels creating it at once: one wins, one waits
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found < SCHEMA_VERSION:
                 for stmt in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(stmt)
                 # migrations from older versions go here, each guarded by its version number
+                if found == 1:
+                    conn.execute("ALTER TABLE calls ADD COLUMN attendee TEXT")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -269,9 +282,18 @@ def ensure_default():
             _feed["unsubscribe"] = events.subscribe(_on_event)
 
 
+def default_target():
+    """Where calls go by default: the shared backend's ledger (its label) or the SQLite file."""
+    from .. import backends
+    backend = backends.current()
+    if backend is None:
+        return default_path()
+    return shared_ledger(backend).label
+
+
 def _targets():
-    # The default path is read at each write, so GLWORK_LEDGER set later (a test's tmp dir) wins.
-    return {default_path()} | _feed["extra"]
+    # Read at each write, so GLWORK_LEDGER / GLWORK_BACKEND_URL set later (a test's) wins.
+    return {default_target()} | _feed["extra"]
 
 
 def _on_event(event):
@@ -287,7 +309,8 @@ def _on_event(event):
                "streamed": event.get("streamed", False), "fallback_used": event.get("fallback_used", False)}
     else:
         return
-    row = {"pid": os.getpid(), **row}
+    from ..backends import attendee
+    row = {"pid": os.getpid(), "attendee": attendee(), **row}
     writer = _writer()
     for path in _targets():
         writer.queue.put((path, row))
@@ -316,11 +339,16 @@ _DEFAULTS = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "cost_is
 def write_rows(path, rows):
     """Append rows now, in one transaction (missing fields take their defaults); each is then
     announced as a `ledger_row` event (the alert checks run on it)."""
-    now, pid = time.time(), os.getpid()
-    rows = [{"ts": now, "status": "ok", "pid": pid, **r} for r in rows]
-    values = [[int(v) if isinstance(v, bool) else v for v in (r.get(c, _DEFAULTS.get(c)) for c in COLUMNS)]
-              for r in rows]
-    store(path).insert_many(_INSERT, values)
+    from ..backends import attendee
+    now, pid, who = time.time(), os.getpid(), attendee()
+    rows = [{"ts": now, "status": "ok", "pid": pid, "attendee": who, **r} for r in rows]
+    shared = _shared_ledgers.get(path)
+    if shared is not None:
+        shared.append(rows)
+    else:
+        values = [[int(v) if isinstance(v, bool) else v for v in (r.get(c, _DEFAULTS.get(c)) for c in COLUMNS)]
+                  for r in rows]
+        store(path).insert_many(_INSERT, values)
     for r in rows:
         events.emit("ledger_row", path=path, row=r)
 
@@ -360,22 +388,42 @@ class CostTracker:
     this process from now on (until `close()`).
     """
 
-    def __init__(self, path=None, clock=time.time):
+    def __init__(self, path=None, clock=time.time, attendee=None):
         ensure_default()
         self._explicit = path is not None
-        self.path = (MEMORY if path == MEMORY else os.path.abspath(os.path.expanduser(str(path)))) \
-            if path is not None else default_path()
+        self._shared = None
+        if path is None:
+            from .. import backends
+            backend = backends.current()
+            if backend is not None:
+                self._shared = shared_ledger(backend)
+        if self._shared is not None:
+            self.path = self._shared.label
+        else:
+            self.path = (MEMORY if path == MEMORY else os.path.abspath(os.path.expanduser(str(path)))) \
+                if path is not None else default_path()
+        if attendee is not None and not isinstance(attendee, str):
+            raise ConfigurationError(f"attendee must be a name (a string), got {type(attendee).__name__}.")
+        self.attendee = attendee
         self._clock = clock
         if self._explicit:
             with _feed_lock:
                 _feed["extra"].add(self.path)
 
     def __repr__(self):
-        return f"CostTracker(path={self.path!r})"
+        who = f", attendee={self.attendee!r}" if self.attendee else ""
+        return f"CostTracker(path={self.path!r}{who})"
+
+    @property
+    def shared(self):
+        """True when this tracker reads the class-wide ledger in the shared backend."""
+        return self._shared is not None
 
     @property
     def _store(self):
         flush()   # read-your-writes: rows this process queued are in the file before we read it
+        if self._shared is not None:
+            return self._shared.synced()
         return store(self.path)
 
     def close(self):
@@ -393,9 +441,14 @@ class CostTracker:
 
     def _where(self, period):
         start, end = period_bounds(period, self._clock())
-        if start is None:
-            return "", ()
-        return " WHERE ts >= ? AND ts < ?", (start, end)
+        terms, args = [], []
+        if start is not None:
+            terms.append("ts >= ? AND ts < ?")
+            args += [start, end]
+        if self.attendee is not None:
+            terms.append("attendee = ?")
+            args.append(self.attendee)
+        return (" WHERE " + " AND ".join(terms) if terms else ""), tuple(args)
 
     def get_total_cost(self, period="all"):
         where, args = self._where(period)
@@ -439,6 +492,32 @@ class CostTracker:
 
     def mark_alert_fired(self, alert, period):
         """True the first time (across processes) `alert` is marked for `period`."""
+        if self._shared is not None:
+            return self._shared.mark_alert_fired(alert, period)
         cur = self._store.run("INSERT OR IGNORE INTO alerts_fired (alert, period, ts) VALUES (?, ?, ?)",
                               (alert, period, time.time()), write=True)
         return cur.rowcount == 1
+
+
+# ---- the class-wide ledger in the shared backend ----------------------------------------------------
+_shared_ledgers = {}     # label -> SharedLedger, so write_rows can route a target to it
+
+
+def shared_ledger(backend):
+    from ..backends.ledger import SharedLedger
+    ledger = backend.part("ledger", lambda b: SharedLedger(b, _Store(MEMORY), _INSERT_SHARED, COLUMNS,
+                                                                   _DEFAULTS))
+    _shared_ledgers[ledger.label] = ledger
+    return ledger
+
+
+_INSERT_SHARED = (f"INSERT OR IGNORE INTO calls (rid, {', '.join(COLUMNS)}) "
+                  f"VALUES (?, {', '.join('?' for _ in COLUMNS)})")
+
+
+def _leftover_to_sqlite(rows):
+    """Rows that never reached Redis before exit: into the local ledger file, not lost."""
+    path = default_path()
+    write_rows(path, rows)
+    log.warning("%d cost ledger row(s) could not reach the shared backend before exit; they were written "
+                "to the local ledger %s instead.", len(rows), path)

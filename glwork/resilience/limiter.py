@@ -6,12 +6,20 @@ grants or more than `max_tokens_per_minute` tokens (as reserved; see `Grant.sett
 Fixed per-minute buckets would allow twice the rate across a bucket boundary.
 
 One limiter may be shared by any number of sessions and threads, and awaited from asyncio.
+
+Across kernels: with a shared backend configured (GLWORK_BACKEND_URL=redis://..., see
+glwork.backends) every RateLimiter of the same `name` in every kernel shares one window in Redis,
+decided atomically by a Lua script on the Redis server's clock; callers wait exactly as here.
+A limiter given its own `clock` stays in-process (its time is not the class's). While Redis is
+unreachable each kernel falls back to its own window (a warning says so), so the class may briefly
+exceed the limit; provider 429s are still retried.
 """
 import threading
 import time
 from collections import deque
 
 from .. import events
+from ..backends.link import BackendUnavailable
 from ..errors import ConfigurationError
 from ..security import get_logger
 
@@ -23,10 +31,10 @@ NOTIFY_AFTER = 5.0   # a wait at least this long is announced (once a minute at 
 class Grant:
     """One admitted request. `settle(actual_tokens)` corrects the reservation with real usage."""
 
-    __slots__ = ("time", "tokens", "_limiter", "_live")
+    __slots__ = ("time", "tokens", "_limiter", "_live", "key")
 
-    def __init__(self, t, tokens, limiter):
-        self.time, self.tokens, self._limiter, self._live = t, tokens, limiter, True
+    def __init__(self, t, tokens, limiter, key=None):
+        self.time, self.tokens, self._limiter, self._live, self.key = t, tokens, limiter, True, key
 
     def settle(self, actual_tokens):
         self._limiter._settle(self, max(int(actual_tokens or 0), 0))
@@ -44,11 +52,13 @@ class RateLimiter:
     A request of more tokens than `max_tokens_per_minute` could never pass: ConfigurationError.
     If a call uses more tokens than it reserved, the surplus counts from then on (the window it
     was in may hold that surplus over the limit; later requests wait for it).
+    `backend`: None = the configured one (GLWORK_BACKEND_URL; shared by `name` across kernels),
+    "local" = this process only, or a redis:// URL.
     """
 
     def __init__(self, max_requests_per_minute=60, max_tokens_per_minute=None, *, window=WINDOW,
                  clock=time.monotonic, sleep=time.sleep, notify=print, notify_after=NOTIFY_AFTER,
-                 history=10_000, name="rate_limiter"):
+                 history=10_000, name="rate_limiter", backend=None):
         for label, value in (("max_requests_per_minute", max_requests_per_minute),
                              ("max_tokens_per_minute", max_tokens_per_minute)):
             if value is not None and not (isinstance(value, (int, float)) and value >= 1):
@@ -63,6 +73,7 @@ class RateLimiter:
         self._live_tokens = 0
         self.history = deque(maxlen=history)   # recent grants, for charts and tests
         self._waits, self._waited, self._last_notice = 0, 0.0, None
+        self._shared = _shared_window(backend, clock, self)
 
     def __repr__(self):
         return (f"RateLimiter(max_requests_per_minute={self.max_requests}, "
@@ -101,6 +112,20 @@ class RateLimiter:
 
     def _try(self, tokens):
         """(grant, 0, None) if admitted now, else (None, seconds to wait, reason)."""
+        if self._shared is not None:
+            try:
+                key, t, why = self._shared.try_acquire(tokens)
+            except BackendUnavailable:
+                pass            # the link warned; this kernel's own window decides until Redis is back
+            else:
+                with self._lock:
+                    if key is not None:
+                        grant = Grant(t, tokens, self, key)
+                        self.history.append(grant)
+                        return grant, 0.0, None
+                    self._waits += 1
+                    self._waited += t
+                return None, t, why
         with self._lock:
             now = self._clock()
             live = self._live
@@ -131,6 +156,13 @@ class RateLimiter:
             return None, wait, why
 
     def _settle(self, grant, actual):
+        if grant.key is not None:
+            try:
+                self._shared.settle(grant.key, actual)
+            except BackendUnavailable:
+                pass            # the grant leaves the shared window at its time anyway
+            grant.tokens = actual
+            return
         with self._lock:
             if grant._live:
                 self._live_tokens += actual - grant.tokens
@@ -157,9 +189,31 @@ class RateLimiter:
     # ---- inspection ----------------------------------------------------------------------------
     def get_stats(self):
         """Requests and tokens in the current window, and how often and how long callers waited."""
+        shared = {}
+        if self._shared is not None:
+            try:
+                n, tok = self._shared.peek()
+                return {"requests_in_window": n, "tokens_in_window": tok,
+                        "max_requests_per_minute": self.max_requests, "max_tokens_per_minute": self.max_tokens,
+                        "waits": self._waits, "waited_seconds": round(self._waited, 3),
+                        "shared": self._shared.backend.label}
+            except BackendUnavailable:
+                shared = {"shared": f"{self._shared.backend.label} (unreachable: this kernel's window)"}
         with self._lock:
             now = self._clock()
             live = [g for g in self._live if g.time + self.window > now]
-            return {"requests_in_window": len(live), "tokens_in_window": sum(g.tokens for g in live),
+            return {**shared, "requests_in_window": len(live), "tokens_in_window": sum(g.tokens for g in live),
                     "max_requests_per_minute": self.max_requests, "max_tokens_per_minute": self.max_tokens,
                     "waits": self._waits, "waited_seconds": round(self._waited, 3)}
+
+
+def _shared_window(backend, clock, limiter):
+    """The limiter's window in the shared backend, or None to keep it in this process."""
+    if backend == "local" or (backend is None and clock is not time.monotonic):
+        return None
+    from .. import backends
+    chosen = backends.current() if backend is None else backends.get(backend)
+    if chosen is None:
+        return None
+    from ..backends.limiter import SharedWindow
+    return SharedWindow(chosen, limiter.name, limiter.window, limiter.max_requests, limiter.max_tokens)
