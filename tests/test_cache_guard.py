@@ -78,3 +78,25 @@ def test_shipped_params_and_score_mapping():
         Guard(params={"features": ["x"]})
     with pytest.raises(ConfigurationError):
         Guard(score="magic")
+
+
+def test_benchmark_counts_hits_as_the_issue_defines_them(capsys):
+    # benchmarks/bench_cache.py: strict = B's own A of a duplicate pair; lenient adds an entry with B's
+    # own text or a labelled duplicate of B from another pair; anything else QQP never judged is "unlabelled".
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_cache
+    pairs = [{"text_a": "A1", "text_b": "B1", "label": 1}, {"text_a": "A2", "text_b": "B2", "label": 0},
+             {"text_a": "A3", "text_b": "B3", "label": 1}, {"text_a": "A4", "text_b": "B1", "label": 1}]
+    dup = {("A1", "B1"), ("B1", "A1"), ("A3", "B3"), ("B3", "A3"), ("A4", "B1"), ("B1", "A4")}
+    kind = bench_cache.kind_of_hit
+    assert kind(pairs[0], "A1", dup) == "own" and kind(pairs[1], "A2", dup) == "own-non"
+    assert kind(pairs[2], "b3?", dup) == "same-text" and kind(pairs[0], "A4", dup) == "labelled-dup"
+    assert kind(pairs[2], "A1", dup) == "unlabelled"
+    # served (score, entry) per pair: own hit, own non-duplicate hit, an unlabelled hit, a miss
+    best = [(0.99, "A1"), (0.97, "A2"), (0.96, "A1"), (0.50, "A4")]
+    row = bench_cache.pr_table(pairs, best, [0, 1, 2, 3], dup, "toy")[0.95]
+    capsys.readouterr()
+    assert row[0] == 3 and row[1] == 1 / 3 and row[2] == 1 / 3   # hits, strict P, strict R (3 duplicates)
+    assert row[5] == 1 and row[6] == 1 / 2                         # one unlabelled; P over judged hits
