@@ -1,4 +1,4 @@
-"""The `glwork` command: doctor (what is installed and configured)."""
+"""The `glwork` command: doctor (what is installed and configured), record, ask."""
 import argparse
 import os
 import platform
@@ -41,6 +41,8 @@ def main(argv=None):
     rec.add_argument("notebooks", nargs="*", help="cassette names, e.g. 01_chatsession (default: all)")
     rec.add_argument("--backend", choices=("live", "local"), default="live")
     rec.add_argument("--no-outputs", action="store_true", help="do not refresh the notebooks' stored outputs")
+    from .agents import ask
+    ask.add_parser(sub)
     args = parser.parse_args(argv)
     if args.cmd == "doctor":
         return doctor()
@@ -53,6 +55,8 @@ def main(argv=None):
             print(f"glwork record: {exc}", file=sys.stderr)
             return 1
         return 0
+    if args.cmd == "ask":
+        return ask.main(args)
     return 2
 
 

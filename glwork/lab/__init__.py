@@ -1,0 +1,26 @@
+"""The hands-on lab (workshop Part 6) and the homework: checks that need no instructor.
+
+    glwork.lab.check_step(2, agent)     # what is right and wrong in step 2, in plain words
+    glwork.lab.grade_homework(agent)    # the homework's score, requirement by requirement
+"""
+from .. import config
+from .checks import check_step, passed  # noqa: F401
+from .grader import grade_homework  # noqa: F401
+from .report import Grade, GradeItem, StepCheck  # noqa: F401
+
+__all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "GradeItem", "StepCheck"]
+
+
+def lab_mode(mode=None):
+    """The mode of the lab and homework notebooks: `mode` if given, else live with a key, else local.
+
+    Their cells are the attendee's own code, so there is nothing to replay: without a key, the
+    agent talks to the embedded local model (GLWORK_MODE=live or local is respected; replay and
+    record, which need recorded traffic, fall back to this choice).
+    """
+    if mode:
+        return mode
+    explicit = config.explicit_mode()
+    if explicit in ("live", "local"):
+        return explicit
+    return "live" if any(config.has_key(p) for p in config.PROVIDER_KEYS) else "local"
