@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE=1
 export HF_HUB_DISABLE_PROGRESS_BARS=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: lab test test-unit test-notebooks setup doctor bench record clean
+.PHONY: lab test test-unit test-notebooks e2e browser setup doctor bench record clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 	@# and its local backend answers with the extractive fallback.
 	$(BIN)/python -m pip install -q -e '.[local-llm]' || \
 		echo "WARNING: llama-cpp-python did not install; the local backend will use its extractive fallback."
+	@# redis-server (Debian package): the classroom tests and bench_classroom.py start their own on a loopback port
+	command -v redis-server >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; \
+		else echo "WARNING: redis-server is missing and only root can install it: sudo apt-get install -y redis-server (or set GLWORK_SKIP_REDIS=1 to skip the classroom tests)"; fi; }
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -30,16 +34,36 @@ lab: $(STAMP)
 	cd $(NOTEBOOKS) && ../$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-test: test-unit test-notebooks
+test: test-unit test-notebooks e2e
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests --ignore=tests/e2e
 
 # Stored outputs of every notebook, replayed from its cassette (no key, no network).
 test-notebooks: $(STAMP)
 	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_MODE=replay \
 		$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg \
 		$(NOTEBOOKS) --ignore=$(NOTEBOOKS)/.ipynb_checkpoints
+
+# Browser test: JupyterLab on 127.0.0.1 with a token, the playground run in headless Chromium driven
+# by Playwright; screenshots in build/screenshots/. Chromium is Debian's package: nothing downloads
+# a browser (never `playwright install`).
+E2E_STAMP := $(VENV)/.e2e-installed
+$(E2E_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q 'playwright>=1.49,<2'
+	touch $(E2E_STAMP)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+		else echo "The browser test needs Debian's chromium: run 'apt-get install chromium' as root."; exit 1; fi; \
+		$$SUDO apt-get update -q && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
+e2e: $(E2E_STAMP) browser
+	mkdir -p build/screenshots
+	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_CHROMIUM=$$(command -v chromium) \
+		$(BIN)/python -m pytest -p no:cacheprovider -m e2e tests/e2e
 
 doctor: $(STAMP)
 	$(BIN)/glwork doctor
