@@ -103,6 +103,7 @@ def refresh(path):
         if cell.cell_type == "code":
             count += 1
             cell.execution_count = count
+            cell.metadata.pop("execution", None)   # run timestamps: noise in every diff
             for out in cell.get("outputs", []):
                 if "execution_count" in out:
                     out["execution_count"] = count
