@@ -54,7 +54,7 @@ def test_guard_off_serves_the_false_hit(embedder):
     guarded.set("What are Scope 1 emissions?", "Direct emissions ...")
     assert guarded.get("Explain Scope 2 emissions") is None
     row = guarded.explain("Explain Scope 2 emissions")[0]
-    assert row["decision"] == "miss" and "designators differ" in row["reason"] and "a false hit" in row["reason"]
+    assert row["decision"] == "miss" and "designators differ" in row["reason"] and "only the rules refused it" in row["reason"]
 
 
 def test_workshop_part3_examples(embedder):

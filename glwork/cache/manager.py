@@ -359,7 +359,7 @@ class SemanticCacheManager:
             elif verdict.vetoes:
                 row["reason"] = "; ".join(verdict.vetoes)
                 if verdict.unvetoed is not None and verdict.unvetoed >= t:
-                    row["reason"] += f" (score without the rules: {verdict.unvetoed:.3f}, a false hit)"
+                    row["reason"] += f" (score without the rules: {verdict.unvetoed:.3f}: only the rules refused it)"
             elif verdict.score < t:
                 row["reason"] = f"score {verdict.score:.3f} < {t}"
             elif served and entry_id == served[1]:

@@ -139,7 +139,7 @@ class Store:
         message = (f"The semantic cache file {self.path} could not be read ({reason}); it was moved to "
                    f"{target.name} and an empty cache was started.")
         warnings.warn(message, RuntimeWarning, stacklevel=4)
-        log.warning(message)
+        log.info(message)   # the warning above already tells the user; this line is for log files
         return target
 
     def close(self):
