@@ -81,3 +81,5 @@ def test_openai_embedding_model_goes_through_the_sdk_to_the_local_backend(local_
     stats = rag.stats()
     assert stats["embedding_backend"] == "openai" and stats["dimension"] == 384   # MiniLM serves it locally
     assert rag._embedder.served_model == "all-MiniLM-L6-v2" and stats["embedding_tokens"] > 0
+    assert stats["embedding_model"] == "text-embedding-3-small"
+    assert stats["embedding_served_by"] == "all-MiniLM-L6-v2"   # says who really made the vectors

@@ -84,3 +84,26 @@ def test_a_cross_encoder_that_fails_to_load_falls_back_and_says_so(tmp_path, doc
     sources, info = rag._retrieve("stationary combustion in boilers", None, None, None, None)
     assert len(sources) == 2
     assert info["reranker"].startswith("offline") and "loading" in info["reranker"] and "failed" in info["reranker"]
+
+
+def test_looking_for_a_cross_encoder_prints_no_progress_bar_when_minilm_loads():
+    """The hub lookup used to import huggingface_hub before the progress-bar switch was set, so the
+    offline re-ranker's first MiniLM load printed a 'Loading weights' bar (with a rate) into notebooks."""
+    import os
+    import subprocess
+    import sys
+    code = ("from glwork.rag.rerank import make_reranker\n"
+            "r = make_reranker('cross-encoder')\n"
+            "print(r.rerank('scope 1', [(1, 'Scope 1 is direct. It is owned.', 0.5), (2, 'Other text.', 0.4)]))")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.startswith("[(1, ") and "Loading weights" not in out.stderr and "it/s" not in out.stderr
+
+
+def test_attribution_goes_before_an_ellipsis_not_inside_it():
+    # The workshop's doc1 ends with "...": the marker used to land as "emissions..[1]."
+    passages = [{"chunk_id": "doc1:chunk1", "content": "GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions..."}]
+    fixed, cites = attribute("GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions...", passages,
+                             LocalEmbedder())
+    assert fixed == "GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions[1]..."
+    assert list(cites) == ["[1] doc1:chunk1"]

@@ -68,7 +68,9 @@ def attribute(answer, passages, embedder):
         if row[best] < ATTRIBUTE_MIN:
             continue
         n = owners[best]
-        cut = b - 1 if out[b - 1] in ".!?:;" else b
+        cut = b
+        while cut > a and out[cut - 1] in ".!?:;…":   # before the whole run: "emissions[1]...", not "..[1]."
+            cut -= 1
         out = out[:cut] + f"[{n}]" + out[cut:]     # "... emissions[1]." as in the workshop
     order = []
     for m in MARKER.finditer(out):

@@ -216,6 +216,10 @@ class RAGEngine:
             "chunks": len(self._chunks),
             "embedding_model": self._embedder.name,
             "embedding_backend": self._embedder.kind,
+            # The model that really made the vectors: in replay/local mode the kit's all-MiniLM-L6-v2
+            # answers to "text-embedding-3-small" (None until the first OpenAI embedding call).
+            "embedding_served_by": getattr(self._embedder, "served_model", None) or (
+                None if self._embedder.kind == "openai" else self._embedder.name),
             "dimension": self._index.dimension if self._index else self._embedder.dimension,
             "vector_index": self._index.describe() if self._index else "empty (created on first index_documents)",
             "keyword_index": self._keyword.describe(),

@@ -122,6 +122,9 @@ def _is_cross_encoder_folder(path):
 
 def _cached_hub_model(name):
     """The snapshot folder of a hub model already in the local cache, else None (no network)."""
+    # huggingface_hub reads this once, at its first import: set it first (as glwork.embeddings
+    # does), or the later MiniLM load prints a "Loading weights" bar into the notebook.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
