@@ -1,4 +1,5 @@
 """The Agent lifecycle: setup once, validate, time, record, always tear down, clear errors."""
+import json
 import logging
 
 import pytest
@@ -28,7 +29,8 @@ class Echo(Agent):
 def test_setup_runs_once_and_history_records_runs(caplog):
     a = Echo()
     with caplog.at_level(logging.INFO, logger="glwork.agents"):
-        assert a.execute_with_input({"query": "hi"}) == {"answer": "HI", "cost": 0.25}
+        # no LLM call in the run: the missing "tokens" is filled in as 0
+        assert a.execute_with_input({"query": "hi"}) == {"answer": "HI", "cost": 0.25, "tokens": 0}
         a.execute_with_input({"query": "again"})
     assert a.setups == 1 and len(a.history) == 2
     assert a.history[0].cost == 0.25 and a.history[0].duration_ms >= 0 and a.history[0].status == "ok"
@@ -224,3 +226,31 @@ def test_carbon_agent_citation_mode_resolves_markers_to_source_ids(local, index_
     sources = [{"id": "scope1"}, {"id": "scope2"}]
     answer, citations = agent._citations("Direct[1]. Indirect[2]. Other[7].", sources)
     assert answer == "Direct[1]. Indirect[2]. Other." and citations == ["[1] scope1", "[2] scope2"]
+
+
+def test_a_run_measures_its_llm_calls_and_fills_in_missing_usage(wire_server):
+    # The workshop's step 3 returns no "tokens" for a cache hit, and its step 4 prints result["tokens"].
+    from glwork.llm import ChatSession
+    from wire_server import Canned
+
+    class Asker(Agent):
+        def setup(self):
+            self.session = ChatSession(provider="openai", model="gpt-4", base_url=wire_server.url + "/v1",
+                                       api_key="sk-test-agent-0123456789abcdef", max_tokens=20)
+
+        def execute(self):
+            if self.input_data.get("cached"):
+                return {"answer": "from the cache", "cached": True, "cost": 0}
+            return {"answer": str(self.session.send_message(self.input_data["query"])), "cached": False}
+
+    body = {"id": "chatcmpl-agent", "object": "chat.completion", "created": 1, "model": "gpt-4",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Direct emissions."},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}}
+    wire_server.queue(Canned(200, {"content-type": "application/json"}, json.dumps(body).encode()))
+    agent = Asker(name="asker")
+    asked = agent.execute_with_input({"query": "What is Scope 1?"})
+    assert asked["tokens"] == 15 and asked["cost"] > 0          # measured from the call it made
+    hit = agent.execute_with_input({"query": "What is Scope 1?", "cached": True})
+    assert hit["tokens"] == 0 and hit["cost"] == 0
+    assert [r.llm_calls for r in agent.history] == [1, 0] and agent.history[0].tokens == 15

@@ -211,11 +211,12 @@ def test_step3_unfilled_execute_is_not_done_yet(index):
     assert result.status == "todo" and "fill in the TODOs of step 2 first" in result.messages("todo")[0]
 
 
-def test_step3_catches_the_texts_two_slips_and_warns_about_its_costs(index):
+def test_step3_catches_the_texts_running_totals_and_warns_about_its_costs(index):
+    # (The text's cache hit omits "tokens": Agent.execute_with_input fills in the measured 0, so that is fine.)
     agent = agent_class(setup=text_setup(index), execute=text_execute)()
     result = lab.check_step(3, agent)
-    fails_with(result, "the cached result has no 'tokens'", "return 'tokens': 0 for a cache hit",
-               "'cost' is the session's running total", "answer.cost",
+    assert "no 'tokens'" not in "\n".join(result.messages("fail"))
+    fails_with(result, "'cost' is the session's running total", "answer.cost",
                "'tokens' is the session's running total", "answer.usage.total_tokens")
     warnings = "\n".join(result.messages("warn"))
     assert "self.session.reset()" in warnings

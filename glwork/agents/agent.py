@@ -1,8 +1,10 @@
 """The `Agent` base class of the workshop's lab (Part 6): setup / execute / teardown around a run."""
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
+from .. import events
 from ..security import get_logger, redact
 
 log = get_logger("glwork.agents")
@@ -32,6 +34,8 @@ class RunRecord:
     output: object = None
     duration_ms: float = 0.0
     cost: float = None
+    tokens: int = 0          # measured: tokens of the LLM calls made during the run
+    llm_calls: int = 0
     status: str = "ok"
     error: str = None
     started_at: float = field(default_factory=time.time)
@@ -45,6 +49,10 @@ class Agent:
     agent as a context manager and `teardown()` always runs.
 
     `input_schema` (class attribute), e.g. `{"query": str}`, lists required keys and their types.
+
+    The run measures the LLM calls its thread makes (ChatSession, RAGEngine): their tokens and cost
+    are in the run record, and a dict result that leaves out "tokens" or "cost" gets them filled in
+    (0 for a run served from a cache), so callers can print result["tokens"] for every run.
     """
 
     input_schema = None
@@ -102,9 +110,11 @@ class Agent:
         record = RunRecord(input=dict(data))
         log.info("%s v%s: run %d started", self.name, self.version, len(self.history) + 1)
         start = time.perf_counter()
+        used, stop_measuring = _measure_llm_calls()
         try:
             result = self.execute()
         except Exception as exc:
+            stop_measuring()
             record.duration_ms = (time.perf_counter() - start) * 1000
             record.status, record.error = "error", redact(f"{type(exc).__name__}: {exc}")
             self.history.append(record)
@@ -112,7 +122,12 @@ class Agent:
                         record.error)
             raise AgentError(f"execute() raised {type(exc).__name__}: {exc}", self.name, self.version,
                              data) from exc
+        stop_measuring()
         record.duration_ms = (time.perf_counter() - start) * 1000
+        record.tokens, record.llm_calls = used["tokens"], used["calls"]
+        if isinstance(result, MutableMapping):
+            result.setdefault("tokens", used["tokens"])
+            result.setdefault("cost", round(used["cost"], 6))
         record.output = result
         if isinstance(result, Mapping) and isinstance(result.get("cost"), (int, float)):
             record.cost = float(result["cost"])
@@ -134,3 +149,16 @@ class Agent:
         import pandas as pd
         return pd.DataFrame([{"input": redact(str(r.input)), "status": r.status, "duration_ms": round(r.duration_ms, 1),
                               "cost": r.cost, "error": r.error} for r in self.history])
+
+
+def _measure_llm_calls():
+    """Add up the LLM calls this thread makes until the returned stop() is called."""
+    thread, used = threading.get_ident(), {"tokens": 0, "cost": 0.0, "calls": 0}
+
+    def on_event(event):
+        if event.get("kind") == "llm_call" and threading.get_ident() == thread:
+            record = event["record"]
+            used["calls"] += 1
+            used["tokens"] += record.usage.total_tokens if record.usage else 0
+            used["cost"] += record.cost or 0.0
+    return used, events.subscribe(on_event)
