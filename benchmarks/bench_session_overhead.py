@@ -4,13 +4,18 @@ same local server, interleaved in one run so both see the same machine load.
 Prints microseconds per call for each and the ratio. Target: ChatSession adds at most 10%.
 Usage: .venv/bin/python benchmarks/bench_session_overhead.py [N]
 """
+import os
 import statistics
 import sys
+import tempfile
 import time
 
 import openai
 
 import loopback  # benchmarks/loopback.py, beside this script
+
+# The real call path writes each call to a cost ledger: a throwaway one, not the user's.
+os.environ.setdefault("GLWORK_LEDGER", os.path.join(tempfile.mkdtemp(prefix="glwork-bench-"), "ledger.sqlite3"))
 
 from glwork.llm import ChatSession
 

@@ -219,18 +219,27 @@ _feed = {"unsubscribe": None, "extra": set(), "writer": None}
 _feed_lock = threading.Lock()
 
 
+BATCH_WINDOW_S = 0.2
+
+
 class _Writer:
     """The process's background ledger writer: drains a queue in batches, one transaction per file."""
 
     def __init__(self):
         self.pid = os.getpid()
         self.queue = queue.SimpleQueue()
+        self.hurry = threading.Event()
         self.thread = threading.Thread(target=self._run, name="glwork-ledger", daemon=True)
         self.thread.start()
 
     def _run(self):
         while True:
             batch = [self.queue.get()]
+            # Collect a window's worth of rows before writing: a thread woken on every call takes the
+            # GIL from the caller's next request (measured: +0.25 ms a call over loopback HTTP).
+            # flush() cuts the wait short.
+            if not isinstance(batch[0], threading.Event) and self.hurry.wait(BATCH_WINDOW_S):
+                self.hurry.clear()
             while True:
                 try:
                     batch.append(self.queue.get_nowait())
@@ -253,6 +262,7 @@ class _Writer:
     def flush(self, timeout):
         done = threading.Event()
         self.queue.put(done)
+        self.hurry.set()
         return done.wait(timeout)
 
 
