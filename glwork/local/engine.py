@@ -328,7 +328,7 @@ def _load_llama():
     return eng
 
 
-_engine = None
+_engines = {}   # one per GLWORK_LOCAL_ENGINE value, so switching back does not reload a model
 _engine_lock = threading.Lock()
 
 
@@ -357,9 +357,9 @@ def select_engine():
 
 
 def get_engine():
-    """The process-wide engine, built on first use."""
-    global _engine
+    """The process-wide engine for the current GLWORK_LOCAL_ENGINE, built on first use."""
+    choice = (os.environ.get(ENGINE_ENV) or "auto").strip().lower()
     with _engine_lock:
-        if _engine is None:
-            _engine = select_engine()
-        return _engine
+        if choice not in _engines:
+            _engines[choice] = select_engine()
+        return _engines[choice]

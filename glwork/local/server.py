@@ -100,9 +100,8 @@ class LocalServer:
 
     @property
     def engine(self):
-        if self._engine is None:
-            self._engine = get_engine()
-        return self._engine
+        # Not cached: the process-wide engine follows GLWORK_LOCAL_ENGINE if it changes.
+        return self._engine if self._engine is not None else get_engine()
 
     @property
     def url(self):
@@ -225,8 +224,8 @@ class LocalServer:
         headers = {_ID_HEADER[provider]: rid}
         if provider == "azure":
             headers["x-request-id"] = rid
-        if self._engine is not None:
-            headers["x-glwork-engine"] = self._engine.name
+        if isinstance(reply, Stream) or reply.status == 200:   # a scripted fault needs no model loaded
+            headers["x-glwork-engine"] = self.engine.name
         headers.update(reply.headers)
         try:
             if isinstance(reply, Stream):
