@@ -80,3 +80,19 @@ def test_stream_is_served_from_and_stored_to_the_cache(wire_server, cache):
     s.reset()
     assert s.send_message("answer in one word").cached
     assert len(wire_server.requests) == 1 and hook.stats()["hits"] == 2
+
+
+def test_sessions_that_differ_only_by_seed_do_not_share_answers():
+    from glwork.cache import Scope
+
+    class S:  # the public attributes Scope.from_session reads
+        provider, model, system_message, temperature, tools, response_format = "openai", "gpt-4", None, 0.8, None, None
+        max_tokens, tool_choice, seed = 50, None, 1
+
+    a, b = S(), S()
+    b.seed = 2
+    assert Scope.from_session(a).key != Scope.from_session(b).key
+    b.seed = 1
+    assert Scope.from_session(a).key == Scope.from_session(b).key
+    b.seed = None
+    assert "seed" not in (Scope.from_session(b).extra or {})

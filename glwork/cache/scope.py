@@ -75,8 +75,8 @@ class Scope:
         get = lambda name: getattr(session, name, None)
         if history is not None and not isinstance(history, str):
             history = history_digest(history)
-        # Settings that also change the reply: a lower max_tokens truncates it.
-        settings = {k: get(k) for k in ("max_tokens", "tool_choice") if get(k) is not None}
+        # Settings that also change the reply: a lower max_tokens truncates it, a seed picks the sample.
+        settings = {k: get(k) for k in ("max_tokens", "tool_choice", "seed") if get(k) is not None}
         settings.update(extra)
         return cls(provider=get("provider"), model=get("model"), system_message=get("system_message"),
                    temperature=get("temperature"), tools=get("tools") or None,
