@@ -30,6 +30,8 @@ def doctor(out=None):
     from .offline import cassette_dir
     folder = cassette_dir()
     w(f"cassettes: {len(list(folder.glob('*.yaml')))} in {folder}\n")
+    from .backends import describe
+    w(f"shared backend: {describe()}\n")
     return 0
 
 

@@ -16,6 +16,7 @@ _LAZY = {
     "CostTracker": "glwork.monitoring.ledger",
     "ProviderHealthMonitor": "glwork.monitoring.health",
     "CostAlertManager": "glwork.monitoring.alerts",
+    "ClassBudget": "glwork.resilience.budget",
     "SemanticCacheManager": "glwork.cache",
     "Scope": "glwork.cache",
 }
