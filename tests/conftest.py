@@ -1,6 +1,12 @@
+import os
+import tempfile
+
 import pytest
 
 from wire_server import WireServer
+
+# Whatever is written after the last test (rows flushed at exit) lands here, not in the user's ledger.
+os.environ["GLWORK_LEDGER"] = os.path.join(tempfile.mkdtemp(prefix="glwork-tests-"), "ledger.sqlite3")
 
 PROVIDER_ENV = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
