@@ -1,6 +1,6 @@
 """Anthropic Messages wire format: request parsing, JSON reply and the SSE event sequence.
 
-Event order follows /work/shared/wire/anthropic/messages_stream_text.yaml: message_start,
+Event order follows the recording tests/fixtures/wire/anthropic/messages_stream_text.yaml: message_start,
 content_block_start, ping, content_block_delta..., content_block_stop, message_delta,
 message_stop. Tool use streams a `tool_use` block with `input_json_delta` pieces.
 """

@@ -1,6 +1,6 @@
 """OpenAI Chat Completions and Embeddings wire format (also Azure OpenAI's deployment paths).
 
-Shapes follow the recordings in /work/shared/wire/openai and /azure: Azure adds
+Shapes follow the recordings in tests/fixtures/wire/openai and azure/: Azure adds
 `prompt_filter_results` and per-choice `content_filter_results`, and opens a stream with a
 `choices: []` chunk that carries only the prompt filter results.
 """
