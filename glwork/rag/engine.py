@@ -248,14 +248,18 @@ class RAGEngine:
         """
         return self._retrieve(text, top_k, filters, search_type, alpha)[0]
 
-    def _retrieve(self, text, top_k, filters, search_type, alpha):
+    def query_settings(self, text, top_k=None, search_type=None, alpha=None):
+        """(top_k, search_type, alpha) for one query: the engine's defaults where None; bad values raise."""
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError("The query is empty: pass the question as a non-empty string.")
         k = self.top_k if top_k is None else _check_top_k(top_k, "top_k")
         search_type = search_type or self.search_type
         if search_type not in SEARCH_TYPES:
             raise ConfigurationError(f"search_type must be one of {', '.join(SEARCH_TYPES)}; got {search_type!r}.")
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        return k, search_type, self.alpha if alpha is None else _check_alpha(alpha)
+
+    def _retrieve(self, text, top_k, filters, search_type, alpha):
+        k, search_type, alpha = self.query_settings(text, top_k, search_type, alpha)
         match = compile_filter(filters)
         info = {"search_type": search_type, "filters": filters}
         start = time.perf_counter()

@@ -22,11 +22,7 @@ def stage_scores(engine, text, top_k=None, search_type=None, alpha=None, reranke
     score (the final one, as retrieve() reports it), text. `reranker=None`: no re-ranking."""
     if not isinstance(text, str) or not text.strip():
         raise ConfigurationError("The query is empty: type a question in the query box.")
-    k = engine.top_k if top_k is None else _check_top_k(top_k, "top_k")
-    search_type = search_type or engine.search_type
-    if search_type not in SEARCH_TYPES:
-        raise ConfigurationError(f"search_type must be one of {', '.join(SEARCH_TYPES)}; got {search_type!r}.")
-    alpha = engine.alpha if alpha is None else _check_alpha(alpha)
+    k, search_type, alpha = engine.query_settings(text, top_k, search_type, alpha)
     with engine._lock:
         if not engine._chunks:
             raise ConfigurationError("Nothing is indexed yet: call index_documents([...]) first.")
