@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8888
 NOTEBOOKS := notebooks
+# -mno-amx-int8 only where the compiler knows it (GCC >= 11, clang >= 12)
+LLAMA_CMAKE_ARGS := $(shell echo 'int main(void){return 0;}' | $${CC:-cc} -mno-amx-int8 -x c -o /dev/null - >/dev/null 2>&1 \
+	&& echo "-DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8")
 export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export HF_HUB_DISABLE_PROGRESS_BARS=1
@@ -20,7 +23,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@# The local chat model compiles llama-cpp-python once (~10 min); without it the kit still works
 	@# and its local backend answers with the extractive fallback.
-	$(BIN)/python -m pip install -q -e '.[local-llm]' || \
+	@# Built for this CPU, minus AMX: VMs can advertise AMX yet fault on it (SIGILL on the first prompt).
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" $(BIN)/python -m pip install -q -e '.[local-llm]' || \
 		echo "WARNING: llama-cpp-python did not install; the local backend will use its extractive fallback."
 	@# redis-server (Debian package): the classroom tests and bench_classroom.py start their own on a loopback port
 	command -v redis-server >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
