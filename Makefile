@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@# The local chat model compiles llama-cpp-python once (~10 min); without it the kit still works
 	@# and its local backend answers with the extractive fallback.
-	@# Built for this CPU, minus AMX: VMs can advertise AMX yet fault on it (SIGILL on the first prompt).
+	@# Built for this CPU minus AMX: llama.cpp's AMX kernels can SIGILL on the first prompt (llama.cpp PR 26954).
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" $(BIN)/python -m pip install -q -e '.[local-llm]' || \
 		echo "WARNING: llama-cpp-python did not install; the local backend will use its extractive fallback."
 	@# redis-server (Debian package): the classroom tests and bench_classroom.py start their own on a loopback port

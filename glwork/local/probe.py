@@ -1,10 +1,11 @@
 """Run llama.cpp once in a child process before loading it in this one.
 
-A llama-cpp-python build compiled with -march=native can use instructions the CPU advertises but
-the machine cannot run (seen: AMX tile instructions inside a VM give SIGILL on the first
-multi-token prompt). In-process, that kills the Jupyter kernel with no message. So the first use
-of a build on a machine runs a short generation in a child; if the child dies, the backend falls
-back to the extractive engine and says how to rebuild. The verdict is cached per build and CPU.
+A llama-cpp-python build compiled with -march=native can fault on a CPU that advertises what it
+was built for (seen here: its AMX kernels give SIGILL on the first multi-token prompt; see
+ggml-org/llama.cpp PR 26954 on AMX permission in worker threads). In-process, that kills the
+Jupyter kernel with no message. So the first use of a build on a machine runs a short generation
+in a child; if the child dies, the backend falls back to the extractive engine and says how to
+rebuild. The verdict is cached per build and CPU.
 """
 import hashlib
 import json
@@ -86,8 +87,8 @@ def run_probe(model_path, code=PROBE, timeout=180):
             sig = f"signal {-p.returncode}"
         why = f"llama.cpp crashed with {sig} in a test generation"
         if sig == "SIGILL":
-            why += (" (it was compiled for CPU instructions this machine cannot run, such as AMX "
-                    "inside a VM)")
+            why += (" (it was compiled for CPU instructions that fault on this machine, such as "
+                    "llama.cpp's AMX kernels)")
         return False, why
     last = [ln for ln in (p.stderr or "").strip().splitlines() if ln.strip()][-1:] or ["no output"]
     return False, f"a test generation failed (exit {p.returncode}): {last[0][:200]}"
