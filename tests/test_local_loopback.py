@@ -30,3 +30,18 @@ def test_reachable_on_a_normal_machine():
     s.listen()
     assert ensure(s.getsockname()[1])
     s.close()
+
+
+def test_a_client_that_hangs_up_leaves_no_traceback(capfd):
+    import socket
+    from glwork.local.server import LocalServer
+    srv = LocalServer().start()
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()   # linger 0: the server's read gets ECONNRESET
+        import time
+        time.sleep(0.5)
+    finally:
+        srv.stop()
+    assert "Traceback" not in capfd.readouterr().err

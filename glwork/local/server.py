@@ -7,6 +7,7 @@ unchanged. Streams use chunked transfer encoding, as the providers do, so a drop
 import json
 import re
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,6 +88,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.app.handle(self, "DELETE")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up (a closed SDK, an interrupted cell) is normal, not a traceback
+        # on the attendee's terminal; anything else goes to the glwork log.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return
+        log.warning("local backend: request from %s failed: %s: %s", client_address[0],
+                    type(exc).__name__, exc)
+
+
 class LocalServer:
     """The HTTP server; `engine=None` uses the process-wide engine (see engine.get_engine)."""
 
@@ -115,8 +129,7 @@ class LocalServer:
         if self.running:
             return self
         self._stop.clear()
-        self._httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((self.host, self.port), _Handler)
         self._httpd.app = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
