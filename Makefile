@@ -41,7 +41,7 @@ lab: $(STAMP)
 test: test-unit test-notebooks e2e
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider tests --ignore=tests/e2e
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=15 tests --ignore=tests/e2e
 
 # Stored outputs of every notebook, replayed from its cassette (no key, no network).
 test-notebooks: $(STAMP)
