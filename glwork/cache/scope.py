@@ -1,7 +1,7 @@
 """Scope: everything besides the question that changes the answer. A hit needs the same scope.
 
-Two sessions with different models, system messages, temperatures, tools, response formats or
-users never share cached answers. The workshop's plain `cache.get(query)` uses the default scope.
+Two sessions with different models, sources (recorded / local / live), system messages,
+temperatures, tools, response formats, seeds or users never share cached answers. The workshop's plain `cache.get(query)` uses the default scope.
 """
 import hashlib
 import json
@@ -10,6 +10,17 @@ from dataclasses import dataclass, fields
 from ..errors import ConfigurationError
 
 DEFAULT_KEY = "default"
+SOURCES = ("recorded", "local", "live")
+
+
+def source_of_mode(mode):
+    """Where replies of a route in `mode` come from: replay -> "recorded", local -> "local",
+    live -> "live" (record: live, or local when recording against the local backend)."""
+    if mode is None:
+        return None
+    from .. import config
+    return config.source_of(mode) if hasattr(config, "source_of") else \
+        {"replay": "recorded", "local": "local"}.get(mode, "live")
 
 
 def _canonical(value):
@@ -34,7 +45,9 @@ def history_digest(messages):
 class Scope:
     """The context a cached answer is valid in.
 
-    provider, model, system_message, temperature, tools, response_format: the call's settings.
+    provider, model: who answered (for a ChatSession: the route and model that wrote the reply).
+    source: where the reply came from: "recorded" (a cassette), "local" (the local model) or "live".
+    system_message, temperature, tools, response_format: the call's settings.
     user: a user or tenant key, so one user's answers are never served to another.
     history: a digest of earlier turns (see `history_digest`); None for a first question.
     extra: anything else that changes the answer (max_tokens, the version of a RAG index...).
@@ -42,6 +55,7 @@ class Scope:
 
     provider: str = None
     model: str = None
+    source: str = None
     system_message: str = None
     temperature: float = None
     tools: object = None
@@ -55,6 +69,8 @@ class Scope:
             if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)):
                 raise ConfigurationError(f"Scope temperature must be a number, got {self.temperature!r}.")
             object.__setattr__(self, "temperature", float(self.temperature))
+        if self.source is not None and self.source not in SOURCES:
+            raise ConfigurationError(f"Scope source must be one of {SOURCES} or None, got {self.source!r}.")
         for name in ("provider", "model", "system_message", "user", "history"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -78,7 +94,8 @@ class Scope:
         # Settings that also change the reply: a lower max_tokens truncates it, a seed picks the sample.
         settings = {k: get(k) for k in ("max_tokens", "tool_choice", "seed") if get(k) is not None}
         settings.update(extra)
-        return cls(provider=get("provider"), model=get("model"), system_message=get("system_message"),
+        return cls(provider=get("provider"), model=get("model"), source=source_of_mode(get("mode")),
+                   system_message=get("system_message"),
                    temperature=get("temperature"), tools=get("tools") or None,
                    response_format=get("response_format"), user=user, history=history,
                    extra=settings or None)
