@@ -43,9 +43,10 @@ test: test-unit test-notebooks e2e
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider --durations=15 tests --ignore=tests/e2e
 
-# Stored outputs of every notebook, replayed from its cassette (no key, no network).
+# Stored outputs of every notebook, replayed from its cassette (no key, no network). Strict: a request
+# the cassette does not hold fails here instead of being answered by the local model.
 test-notebooks: $(STAMP)
-	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_MODE=replay \
+	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_MODE=replay GLWORK_REPLAY_STRICT=1 \
 		$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg \
 		$(NOTEBOOKS) --ignore=$(NOTEBOOKS)/.ipynb_checkpoints
 

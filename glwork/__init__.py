@@ -9,10 +9,11 @@ __version__ = "0.1.0"
 _get_logger("glwork")  # redact keys from every record logged to the package logger
 
 
-def notebook(name, mode=None, quiet=False):
-    """Call once at the top of a notebook: sets the mode, opens its cassette, prints the banner."""
+def notebook(name, mode=None, quiet=False, tracebacks="short"):
+    """Call once at the top of a notebook: sets the mode, opens its cassette, prints the banner, and
+    shows glwork errors in short form (message, fix, cell line; `%tb` for the full traceback)."""
     from .offline import notebook as _notebook
-    return _notebook(name, mode=mode, quiet=quiet)
+    return _notebook(name, mode=mode, quiet=quiet, tracebacks=tracebacks)
 
 
 def check_environment():

@@ -1,7 +1,9 @@
 """Modes: where a call's response comes from.
 
 - live:   the real provider (a key is set)
-- replay: recorded cassettes only; a request not in the cassette is an error, never a network call
+- replay: recorded cassettes; a request the cassette does not hold is answered by the local
+          backend and labelled so (GLWORK_REPLAY_STRICT=1: it is an error, as in CI and nbval),
+          never sent to a network
 - record: live (or against the local backend), writing cassettes
 - local:  the embedded local backend (a small open model on 127.0.0.1)
 
@@ -62,6 +64,26 @@ def set_cassette_active(active):
 def explicit_mode():
     """The mode set by configure() or GLWORK_MODE, else None (automatic)."""
     return _state["mode"] or _check(os.environ.get("GLWORK_MODE") or None)
+
+
+def replay_strict():
+    """True when a replay miss must fail (GLWORK_REPLAY_STRICT=1: CI, nbval, papermill tests) rather
+    than be answered by the local model."""
+    return os.environ.get("GLWORK_REPLAY_STRICT", "").strip().lower() in ("1", "true", "yes")
+
+
+def record_backend():
+    """'local' when recording against the embedded backend, else 'live'."""
+    return os.environ.get("GLWORK_RECORD_BACKEND", "live")
+
+
+def source_of(mode):
+    """Where a reply from a route in `mode` comes from: "recorded", "local" or "live"."""
+    if mode == "replay":
+        return "recorded"
+    if mode == "record":
+        return "local" if record_backend() == "local" else "live"
+    return "local" if mode == "local" else "live"
 
 
 def cassette_active():

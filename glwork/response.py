@@ -58,10 +58,29 @@ class Completion:
     model: str
     finish_reason: str
     request_id: str = None
+    source: str = None   # "recorded" | "local" | "live"; None: the session derives it from the route's mode
+
+
+SOURCES = ("recorded", "local", "live")
+
+
+def source_label(source, provider, model):
+    """Where a reply came from, in a few words for a footer or a table."""
+    if source == "recorded":
+        return f"replayed from the recording ({provider} / {model})"
+    if source == "local":
+        return f"answered now by the local model {model} (not {provider})"
+    if source == "live":
+        return f"live from {provider} / {model}"
+    return f"{provider} / {model}"
 
 
 class ChatResponse(str):
-    """The reply text (so `print(response)` and `json.loads(response)` work) plus metadata."""
+    """The reply text (so `print(response)` and `json.loads(response)` work) plus metadata.
+
+    `source` says where the text came from: "recorded" (a cassette), "local" (the embedded local
+    model, `model` names it) or "live" (the provider). A semantic-cache hit (`cached=True`) keeps
+    the source of the reply it repeats."""
 
     def __new__(cls, text, **meta):
         obj = super().__new__(cls, text or "")
@@ -77,6 +96,7 @@ class ChatResponse(str):
         obj.request_id = meta.get("request_id")
         obj.fallback_used = meta.get("fallback_used", False)
         obj.attempts = meta.get("attempts", 1)
+        obj.source = meta.get("source")
         return obj
 
     @property
@@ -91,12 +111,12 @@ class ChatResponse(str):
     def __repr__(self):
         calls = f", tool_calls={[c.name for c in self.tool_calls]}" if self.tool_calls else ""
         return (f"ChatResponse({str(self)!r}, provider={self.provider!r}, model={self.model!r}, "
-                f"tokens={self.usage.total_tokens}{calls})")
+                f"source={self.source!r}, tokens={self.usage.total_tokens}{calls})")
 
     def __reduce__(self):
         meta = {k: getattr(self, k) for k in ("tool_calls", "usage", "model", "provider", "latency_ms",
                                                "finish_reason", "cost", "cost_is_estimate", "cached",
-                                               "request_id", "fallback_used", "attempts")}
+                                               "request_id", "fallback_used", "attempts", "source")}
         return (_rebuild, (str(self), meta))
 
 

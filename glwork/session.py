@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from . import config, errors, events, offline
 from .monitoring import health, ledger, pricing
-from .providers import check_provider, default_model, make_adapter
+from .offline.replay import LOCAL_TIMEOUT
+from .providers import check_provider, default_model
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
 from .resilience.budget import session_budget
 from .resilience.fallback import Route, parse_fallbacks
@@ -19,7 +20,6 @@ from .tokens import estimate_messages
 from .tools import normalize_tools
 
 log = get_logger(__name__)
-LOCAL_TIMEOUT = 300.0
 _NOT_RUN = json.dumps({"error": "the caller did not run this tool call"})
 SESSION_HEADER = "x-glwork-session"   # lets the local backend's fault scripts target one session
 
@@ -41,6 +41,7 @@ class CallRecord:
     attempts: int = 1            # HTTP attempts, retries and fallbacks included
     fallback_used: bool = False
     status: str = "ok"           # or "invalid_json": billed, but not added to the history
+    source: str = None           # "recorded" | "local" | "live" (see ChatResponse.source)
 
 
 class ChatSession:
@@ -117,10 +118,9 @@ class ChatSession:
         budget = session_budget(cost_limit, self.mode)
         # A small local model on a busy laptop needs longer than a provider's API does.
         self.timeout = timeout or (LOCAL_TIMEOUT if self.mode in ("local", "record") else DEFAULT_TIMEOUT)
-        endpoint = offline.connection(self.provider, self.mode, base_url=base_url, api_key=api_key,
-                                      azure_endpoint=azure_endpoint)
-        self._adapter = make_adapter(self.provider, timeout=self.timeout, api_version=api_version,
-                                     default_headers=self._headers, **endpoint)
+        self._adapter = offline.adapter(self.provider, self.mode, self.timeout, api_version=api_version,
+                                        default_headers=self._headers, base_url=base_url, api_key=api_key,
+                                        azure_endpoint=azure_endpoint)
         primary = Route(self.provider, self.model, adapter=self._adapter, mode=self.mode)
         self._runner = Runner([primary] + fallback_routes, retry, rate_limiter, budget, self.name,
                               self._build_adapter)
@@ -355,14 +355,14 @@ class ChatSession:
         """A fallback route's adapter, in its own mode (its provider may have no key: local/replay)."""
         o = route.options
         route.mode = config._check(o.get("mode")) or self._mode_arg or config.current_mode(route.provider)
-        endpoint = offline.connection(route.provider, route.mode, base_url=o.get("base_url"),
-                                      api_key=o.get("api_key"), azure_endpoint=o.get("azure_endpoint"))
-        return make_adapter(route.provider, timeout=self.timeout, api_version=o.get("api_version"),
-                            default_headers=self._headers, **endpoint)
+        return offline.adapter(route.provider, route.mode, self.timeout, api_version=o.get("api_version"),
+                               default_headers=self._headers, base_url=o.get("base_url"),
+                               api_key=o.get("api_key"), azure_endpoint=o.get("azure_endpoint"))
 
     def _commit(self, turns, request, completion, call, cached=False):
         latency_ms = (time.perf_counter() - call.start) * 1000
         route = call.route or self._runner.routes[0]
+        source = completion.source or (None if cached else config.source_of(route.mode))
         usage = Usage() if cached else completion.usage   # a cache hit spends no tokens
         if cached:
             cost, estimate = USD(0.0), False
@@ -384,14 +384,14 @@ class ChatSession:
                     provider=route.provider)
         record = CallRecord(route.provider, completion.model, route.model, usage, cost, estimate, latency_ms,
                             call.streamed, cached, attempts=call.attempts, fallback_used=call.fallback_used,
-                            status="invalid_json" if bad_json else "ok")
+                            status="invalid_json" if bad_json else "ok", source=source)
         with self._lock:
             if not bad_json:
                 self._history += turns + [{"role": "assistant", "content": completion.text,
                                            "tool_calls": completion.tool_calls}]
             self._calls.append(record)   # billed either way
         events.emit("llm_call", record=record, session=self.name, status=record.status, time=record.time,
-                    provider=route.provider, model=completion.model, mode=route.mode,
+                    provider=route.provider, model=completion.model, mode=route.mode, source=source,
                     attempt_latency_ms=None if call.attempt_ms is None else round(call.attempt_ms, 1),
                     attempts=call.attempts, fallback_used=call.fallback_used)
         if bad_json:
@@ -399,7 +399,7 @@ class ChatSession:
         response = ChatResponse(completion.text, tool_calls=completion.tool_calls, usage=usage,
                                 model=completion.model, provider=route.provider, latency_ms=round(latency_ms, 1),
                                 finish_reason=completion.finish_reason, cost=cost, cost_is_estimate=estimate,
-                                cached=cached, request_id=completion.request_id)
+                                cached=cached, request_id=completion.request_id, source=source)
         response.fallback_used = call.fallback_used
         response.attempts = call.attempts
         for hook in self._hooks:

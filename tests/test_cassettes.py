@@ -19,6 +19,7 @@ def cassettes(tmp_path, monkeypatch):
     monkeypatch.setenv("GLWORK_RECORD_BACKEND", "local")
     monkeypatch.setenv("GLWORK_RECORD_BACKEND_LABEL", "wire-fixture")
     monkeypatch.setattr(offline, "_backend_label", lambda: "wire fixture server")
+    monkeypatch.setenv("GLWORK_REPLAY_STRICT", "1")   # misses are errors here (see test_replay_fallback.py)
     yield tmp_path
     offline.close_cassette()
     config.configure(None)

@@ -13,6 +13,7 @@ def run(tmp_path, monkeypatch, name, **params):
     import papermill
     for var in ("GLWORK_MODE", "GLWORK_CASSETTE_DIR"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GLWORK_REPLAY_STRICT", "1")   # a replayed notebook must match its recording
     out = tmp_path / f"{name}.out.ipynb"
     papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=params,
                                cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
@@ -188,6 +189,7 @@ def _run_lab_notebook(tmp_path, monkeypatch, path, **params):
     import papermill
     for var in ("GLWORK_MODE", "GLWORK_CASSETTE_DIR"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GLWORK_REPLAY_STRICT", "1")
     out = tmp_path / (Path(path).stem + ".out.ipynb")
     papermill.execute_notebook(str(NOTEBOOKS / path), str(out), parameters=params,
                                cwd=str((NOTEBOOKS / path).parent), kernel_name="python3", progress_bar=False)

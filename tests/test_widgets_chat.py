@@ -147,16 +147,32 @@ def test_switch_that_fails_is_shown_inline_and_keeps_the_session(wire_server):
     assert chat.session is before and chat.turns[-1]["error"]["error_code"] == "invalid_argument"
 
 
-def test_replay_mode_sends_typed_questions_to_the_local_model(monkeypatch, wire_server):
-    monkeypatch.setattr(config, "cassette_active", lambda: True)
-    session = ChatSession(provider="openai", model="gpt-4", mode="replay")
-    chat = ChatWidget(session)
-    assert "typed questions: local model" in chat.header.value
-    typed = chat._typed_session()
-    assert typed is not session and typed.mode == "local" and typed.model == "gpt-4"
-    assert chat._typed_session() is typed                                 # made once
-    assert "embedded local model" in chat.turns[-1]["text"]
-    assert ChatWidget(session, free_form="same")._typed_session() is session
+def test_replay_mode_answers_typed_questions_locally_and_labels_each_reply(wire_server, monkeypatch, tmp_path):
+    import glwork
+    from glwork import offline
+    monkeypatch.setenv("GLWORK_CASSETTE_DIR", str(tmp_path))
+    monkeypatch.setenv("GLWORK_RECORD_BACKEND", "local")
+    monkeypatch.setenv("GLWORK_LOCAL_ENGINE", "extractive")
+    monkeypatch.delenv("GLWORK_REPLAY_STRICT", raising=False)
+    wire_server.queue(*cassette("openai/chat_stream_include_usage.yaml"))
+    try:
+        glwork.notebook("w1", mode="record", quiet=True)
+        ChatWidget(make(wire_server)).send("Answer in **one** word")
+        offline.close_cassette()
+        glwork.notebook("w1", mode="replay", quiet=True)
+        chat = ChatWidget(ChatSession(provider="openai", model="gpt-4"))
+        assert "not in the recording: local model" in chat.header.value
+        assert chat.send("Answer in **one** word") == "Southern Ocean."
+        assert chat.turns[-1]["footer"]["source"] == "recorded"
+        own = chat.send("What is Scope 2?")
+        assert own is not None and own.source == "local"
+        foot = chat.turns[-1]["footer"]
+        assert foot["source"] == "local" and foot["model"] == "glwork-extractive-v1"
+        assert "answered now by the local model glwork-extractive-v1 (not openai)" in shown_text(chat)
+        assert "replayed from the recording (openai / " in shown_text(chat)
+    finally:
+        offline.close_cassette()
+        config.configure(None)
 
 
 def test_static_snapshot_for_frontends_without_widgets(wire_server):
@@ -180,5 +196,5 @@ def test_model_reply_with_html_is_escaped_in_the_snapshot():
 def test_bad_arguments():
     with pytest.raises(ConfigurationError, match="needs a ChatSession"):
         ChatWidget("openai")
-    with pytest.raises(ConfigurationError, match="free_form"):
+    with pytest.raises(TypeError):
         ChatWidget(ChatSession(provider="openai", api_key="x" * 20, base_url="http://127.0.0.1:9/v1"), free_form="x")

@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
+from ..config import record_backend
 from ..errors import ConfigurationError
 from .cassettes import CassetteMissError, check_clean, make_vcr, miss_error, read_provenance
+from .replay import LOCAL_TIMEOUT, ReplayAdapter
 
 REPLAY_HOST = "http://replay.glwork.invalid"  # never resolves: a replay miss can't reach a network
 _open = {"name": None, "cm": None, "cassette": None, "path": None, "mode": None}
@@ -33,11 +35,6 @@ def cassette_dir():
     return Path.cwd() / "cassettes"
 
 
-def record_backend():
-    """'local' when recording against the embedded backend, else 'live'."""
-    return os.environ.get("GLWORK_RECORD_BACKEND", "live")
-
-
 def _notebook_mode(path):
     explicit = config.explicit_mode()
     if explicit:
@@ -47,11 +44,16 @@ def _notebook_mode(path):
     return "replay" if path.exists() else "local"
 
 
-def notebook(name, mode=None, quiet=False):
+def notebook(name, mode=None, quiet=False, tracebacks="short"):
     """Set up a workshop notebook: choose the mode, open its cassette, print where answers come from.
 
-    Call once at the top of each notebook, e.g. `glwork.notebook("01_chatsession")`.
+    Call once at the top of each notebook, e.g. `glwork.notebook("01_chatsession")`. In IPython, a
+    glwork error that escapes a cell then shows its message, the fix and the cell line that raised
+    it; `%tb` prints the full traceback, and tracebacks="full" (or GLWORK_TRACEBACKS=full) keeps
+    IPython's long form.
     """
+    if tracebacks not in ("short", "full"):
+        raise ConfigurationError('tracebacks must be "short" or "full".')
     if not name or not isinstance(name, str):
         raise ConfigurationError("notebook() needs the notebook's name, e.g. glwork.notebook('01_chatsession').")
     close_cassette()
@@ -66,6 +68,8 @@ def notebook(name, mode=None, quiet=False):
     if mode in ("replay", "record"):
         _open_cassette(name, path, record=(mode == "record"))
     _open.update(name=name, mode=mode)
+    from . import tracebacks as _tb
+    _tb.install(full=True if tracebacks == "full" else None)   # None: GLWORK_TRACEBACKS decides
     from .banner import banner_text
     text = banner_text(name, mode, path)
     if not quiet:
@@ -150,3 +154,20 @@ def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=
     if provider == "azure":
         return {**opts, "azure_endpoint": url, "api_key": key}
     return {**opts, "base_url": url + ("/v1" if provider == "openai" else ""), "api_key": key}
+
+
+def adapter(provider, mode, timeout, api_version=None, default_headers=None, base_url=None, api_key=None,
+            azure_endpoint=None):
+    """The provider adapter a session uses in `mode`. In replay mode it replays the cassette and
+    hands what the cassette does not hold to the local backend (see glwork.offline.replay)."""
+    from ..providers import make_adapter
+    endpoint = connection(provider, mode, base_url=base_url, api_key=api_key, azure_endpoint=azure_endpoint)
+    built = make_adapter(provider, timeout=timeout, api_version=api_version, default_headers=default_headers,
+                         **endpoint)
+    if mode != "replay" or base_url or azure_endpoint:
+        return built
+
+    def local():
+        return make_adapter(provider, timeout=max(timeout, LOCAL_TIMEOUT), api_version=api_version,
+                            default_headers=default_headers, **connection(provider, "local"))
+    return ReplayAdapter(built, local, provider)

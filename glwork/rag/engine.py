@@ -53,13 +53,14 @@ class RAGResponse:
     cost: float = 0.0
     model: str = None
     metadata: dict = field(default_factory=dict)
+    source: str = None    # where the answer came from: "recorded", "local" or "live" (ChatResponse.source)
 
     def __str__(self):
         return str(self.answer)
 
     def __repr__(self):
         return (f"RAGResponse(answer={str(self.answer)[:60]!r}, sources={len(self.sources)}, "
-                f"citations={len(self.citations)}, model={self.model!r})")
+                f"citations={len(self.citations)}, model={self.model!r}, source={self.source!r})")
 
 
 def _doc_hash(content):
@@ -338,7 +339,7 @@ class RAGEngine:
         info.update(llm_called=True, context_passages=len(passages), latency_ms=getattr(reply, "latency_ms", None))
         return RAGResponse(answer, sources if include_sources else [], citations,
                            usage=getattr(reply, "usage", Usage()), cost=getattr(reply, "cost", None),
-                           model=getattr(reply, "model", None), metadata=info)
+                           model=getattr(reply, "model", None), metadata=info, source=getattr(reply, "source", None))
 
     def _context(self, sources):
         """The passages that fit in max_context_chars (at least one, cut if need be)."""

@@ -6,20 +6,20 @@
 Under each reply: tokens, cost, latency, whether the semantic cache answered. Errors appear inline
 with the LLMError fields (error_code, provider, status_code, retryable, retry_after), never a
 traceback or a key. The provider/model dropdowns start a new session on the chosen pair.
-In replay mode a cassette only holds the questions the notebook asks, so questions typed into the
-box go to the embedded local model (a session in mode="local"), and the widget says so.
+Each reply says where it came from: the notebook's recording, the local model (named), or the live
+provider. In replay mode a typed question the recording does not hold is answered by the local model
+(the session's own rule, see glwork.offline.replay).
 """
 import time
 
 from .. import config
 from ..errors import ConfigurationError
 from ..providers import PROVIDERS, default_model
-from ..response import ChatResponse
+from ..offline.replay import quiet
+from ..response import ChatResponse, source_label
 from .view import View, error_fields, error_html, esc, ipywidgets, markdown_html, volatile
 
 RENDER_EVERY_S = 0.1    # at most ten markdown re-renders a second while a reply streams
-REPLAY_NOTE = ("Replay mode: the cassette holds only the notebook's own questions, so questions typed here "
-               "go to the embedded local model (a small open model on 127.0.0.1), not to {provider}.")
 
 
 def available_providers(mode):
@@ -44,7 +44,7 @@ def footer(record):
     return {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
             "cost": None if record.cost is None else float(record.cost), "estimate": record.cost_is_estimate,
             "latency_ms": round(record.latency_ms, 1), "cached": record.cached, "model": record.model,
-            "provider": record.provider}
+            "provider": record.provider, "source": record.source}
 
 
 def footer_html(f, live=True):
@@ -52,22 +52,18 @@ def footer_html(f, live=True):
     secs = f"{f['latency_ms'] / 1000:.1f} s"
     return (f'<div class="glw-foot">{f["input_tokens"]} in + {f["output_tokens"]} out tokens · {esc(cost)} · '
             f'{esc(secs) if live else volatile(secs)} · cached: {"yes" if f["cached"] else "no"} · '
-            f'answered by {esc(f["provider"])} / {esc(f["model"])}</div>')
+            f'{esc(source_label(f.get("source"), f["provider"], f["model"]))}</div>')
 
 
 class ChatWidget(View):
     """A chat box over `session` (a glwork ChatSession)."""
 
-    def __init__(self, session, free_form="local", stream=True):
+    def __init__(self, session, stream=True):
         if not hasattr(session, "stream_message"):
             raise ConfigurationError("ChatWidget needs a ChatSession, e.g. ChatWidget(ChatSession(provider='openai')).")
-        if free_form not in ("local", "same"):
-            raise ConfigurationError('free_form must be "local" (typed questions in replay mode go to the local '
-                                     'model) or "same" (they go to the session as is).')
-        self.session, self.free_form, self.stream = session, free_form, bool(stream)
+        self.session, self.stream = session, bool(stream)
         self.turns = []          # {"role": "user"|"assistant"|"note", "text", "footer", "error"}
         self._own = set()        # sessions this widget created (closed when replaced)
-        self._local = None
         self._switching = False
         self._build()
 
@@ -96,11 +92,8 @@ class ChatWidget(View):
 
     def _header(self):
         s = self.session
-        typed = " (typed questions: local model)" if self._typed_goes_local() else ""
+        typed = " (questions not in the recording: local model)" if s.mode == "replay" else ""
         return f"<b>Chat</b> · {esc(s.provider)} / {esc(s.model)} · mode: {esc(s.mode)}{typed}"
-
-    def _typed_goes_local(self):
-        return self.free_form == "local" and self.session.mode == "replay"
 
     def _on_msg(self, _widget, content, _buffers):
         if isinstance(content, dict) and content.get("event") == "submit":   # Enter in the text box
@@ -110,19 +103,14 @@ class ChatWidget(View):
         """Send what is in the message box (what Enter and the Send button do)."""
         text = self.message.value
         self.message.value = ""
-        return self.send(text, typed=True)
+        return self.send(text)
 
     # ---- conversation ------------------------------------------------------------------------------
-    def send(self, text, typed=False):
+    def send(self, text):
         """Send `text`, stream the reply into the history; returns the ChatResponse, or None on error
-        (the error is shown inline). `typed=True` is a question from the box (see replay mode)."""
+        (the error is shown inline)."""
         w = ipywidgets()
-        try:
-            session = self._typed_session() if typed else self.session
-        except Exception as exc:   # e.g. the local backend could not start
-            self.turns.append({"role": "note", "error": error_fields(exc)})
-            self._add_views(w.HTML(error_html(exc)))
-            return None
+        session = self.session
         self.turns.append({"role": "user", "text": text})
         self._add_views(w.HTML(f'<div class="glw-user"><b>You:</b> {esc(text)}</div>'))
         body, foot = w.Output(), w.HTML()
@@ -130,16 +118,17 @@ class ChatWidget(View):
         self._add_views(body, foot)
         parts, last = [], 0.0
         try:
-            if self.stream:
-                for chunk in session.stream_message(text):
-                    parts.append(chunk)
-                    now = time.perf_counter()
-                    if now - last >= RENDER_EVERY_S:
-                        _render(body, "".join(parts))
-                        last = now
-                reply = "".join(parts)
-            else:
-                reply = session.send_message(text)
+            with quiet():   # the footer names where the reply came from; no separate notice line
+                if self.stream:
+                    for chunk in session.stream_message(text):
+                        parts.append(chunk)
+                        now = time.perf_counter()
+                        if now - last >= RENDER_EVERY_S:
+                            _render(body, "".join(parts))
+                            last = now
+                    reply = "".join(parts)
+                else:
+                    reply = session.send_message(text)
         except Exception as exc:   # LLMError and bugs alike: shown where the reply would be
             self.turns.append({"role": "assistant", "text": "".join(parts), "error": error_fields(exc)})
             body.outputs = ()
@@ -156,7 +145,8 @@ class ChatWidget(View):
             return reply
         return ChatResponse(reply, usage=record.usage, model=record.model, provider=record.provider,
                             latency_ms=facts["latency_ms"], cost=record.cost,
-                            cost_is_estimate=record.cost_is_estimate, cached=record.cached)
+                            cost_is_estimate=record.cost_is_estimate, cached=record.cached,
+                            source=record.source)
 
     def _add_views(self, *views):
         self.history.children = tuple(self.history.children) + views
@@ -169,21 +159,11 @@ class ChatWidget(View):
 
     def clear(self):
         """Start a new conversation: the session forgets its history, the widget its transcript."""
-        for s in (self.session, self._local):
-            if s is not None:
-                s.reset()
+        self.session.reset()
         self.turns = []
         self.history.children = ()
 
     # ---- sessions ----------------------------------------------------------------------------------
-    def _typed_session(self):
-        if not self._typed_goes_local():
-            return self.session
-        if self._local is None:
-            self._local = self._twin(self.session.provider, self.session.model, mode="local")
-            self.note(REPLAY_NOTE.format(provider=self.session.provider))
-        return self._local
-
     def _twin(self, provider, model, mode):
         """A new session like the current one, on another provider/model or mode."""
         from ..session import ChatSession
@@ -205,10 +185,9 @@ class ChatWidget(View):
             self.turns.append({"role": "note", "error": error_fields(exc)})
             self._add_views(ipywidgets().HTML(error_html(exc)))
             return None
-        for old in (self.session, self._local):
-            if old is not None and id(old) in self._own:
-                old.close()
-        self.session, self._local = new, None
+        if id(self.session) in self._own:
+            self.session.close()
+        self.session = new
         self._switching = True
         try:   # keep the dropdowns in step when use() is called from code
             if provider not in self.provider.options:

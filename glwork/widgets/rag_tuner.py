@@ -12,7 +12,9 @@ that match the query marked; "Ask" has the LLM answer from those chunks, with ci
 import time
 
 from ..errors import ConfigurationError
+from ..offline.replay import quiet
 from ..rag.chunking import check_sizes
+from ..response import source_label
 from .rag_scores import apply_settings, documents_of, engine_settings, first_match, highlight, stage_scores
 from .view import Debouncer, View, error_html, esc, ipywidgets, markdown_html, table, volatile
 
@@ -215,7 +217,8 @@ class RAGTuner(View):
         with self._lock:
             self.answer_view.value = '<span class="glw-note">Asking the LLM...</span>'
             try:
-                self.answer = self.engine.query(self.query.value)
+                with quiet():   # the answer's header names its source
+                    self.answer = self.engine.query(self.query.value)
             except Exception as exc:
                 self.answer = None
                 self.answer_view.value = error_html(exc)
@@ -257,7 +260,8 @@ class RAGTuner(View):
         cites = "".join(f"<li>{esc(c)}</li>" for c in self.answer.citations)
         meta = self.answer.metadata or {}
         by = f" · citations by {esc(meta['citations_by'])}" if meta.get("citations_by") else ""
-        return (f'<div class="glw-rag-answer"><b>Answer</b> ({esc(self.answer.model)}{by}){stale}'
+        origin = source_label(self.answer.source, self.engine.llm_provider, self.answer.model)
+        return (f'<div class="glw-rag-answer"><b>Answer</b> ({esc(origin)}{by}){stale}'
                 f'{markdown_html(str(self.answer))}<ol class="glw-citations" style="list-style:none">{cites}</ol></div>')
 
     def static_html(self):
