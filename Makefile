@@ -14,15 +14,15 @@ export TRANSFORMERS_OFFLINE=1
 export HF_HUB_DISABLE_PROGRESS_BARS=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: lab test test-unit test-notebooks e2e browser setup doctor bench record clean
+.PHONY: lab test test-unit test-notebooks e2e browser setup models doctor bench record clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@# torch==2.13.0 (CPU build) is pinned in pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
-	@# The local chat model compiles llama-cpp-python once (~10 min); without it the kit still works
-	@# and its local backend answers with the extractive fallback.
+	@# The local chat models' runtime compiles llama-cpp-python once (~10 min); without it the kit
+	@# still works and its local backend answers with the extractive fallback.
 	@# Built for this CPU minus AMX: llama.cpp's AMX kernels can SIGILL on the first prompt (llama.cpp PR 26954).
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $${CMAKE_ARGS:-}" $(BIN)/python -m pip install -q -e '.[local-llm]' || \
 		echo "WARNING: llama-cpp-python did not install; the local backend will use its extractive fallback."
@@ -32,20 +32,26 @@ $(STAMP): pyproject.toml
 		else echo "WARNING: redis-server is missing and only root can install it: sudo apt-get install -y redis-server (or set GLWORK_SKIP_REDIS=1 to skip the classroom tests)"; fi; }
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The local chat models (0.5B and 1.5B GGUFs, 1.6 GB, see glwork/local/models.py): downloaded,
+# joined and sha256-checked once into the user cache; a second run only checks they are there.
+models: $(STAMP)
+	$(BIN)/glwork models install || \
+		echo "WARNING: the local chat models did not install; the local backend will use its extractive fallback. Retry: $(BIN)/glwork models install"
 
-lab: $(STAMP)
+setup: $(STAMP) models
+
+lab: $(STAMP) models
 	cd $(NOTEBOOKS) && ../$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: test-unit test-notebooks e2e
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) models
 	$(BIN)/python -m pytest -p no:cacheprovider --durations=15 tests --ignore=tests/e2e
 
 # Stored outputs of every notebook, replayed from its cassette (no key, no network). Strict: a request
 # the cassette does not hold fails here instead of being answered by the local model.
-test-notebooks: $(STAMP)
+test-notebooks: $(STAMP) models
 	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_MODE=replay GLWORK_REPLAY_STRICT=1 \
 		$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg \
 		$(NOTEBOOKS) --ignore=$(NOTEBOOKS)/.ipynb_checkpoints
@@ -65,20 +71,20 @@ browser:
 		$$SUDO apt-get update -q && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
 
-e2e: $(E2E_STAMP) browser
+e2e: $(E2E_STAMP) models browser
 	mkdir -p build/screenshots
 	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_CHROMIUM=$$(command -v chromium) \
 		$(BIN)/python -m pytest -p no:cacheprovider -m e2e tests/e2e
 
-doctor: $(STAMP)
+doctor: $(STAMP) models
 	$(BIN)/glwork doctor
 
-bench: $(STAMP)
+bench: $(STAMP) models
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 # Instructors: re-record every cassette against the local model (or BACKEND=live with keys).
 BACKEND ?= local
-record: $(STAMP)
+record: $(STAMP) models
 	$(BIN)/glwork record --backend $(BACKEND)
 
 clean:

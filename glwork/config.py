@@ -33,15 +33,20 @@ def _check(mode):
     return mode
 
 
-def configure(mode=_UNSET, backend_url=_UNSET):
+def configure(mode=_UNSET, backend_url=_UNSET, local_model=_UNSET):
     """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
-    (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL).
+    (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL)
+    and/or the embedded backend's chat model (`local_model="qwen2.5-coder-1.5b-instruct"`; None:
+    GLWORK_LOCAL_MODEL or the per-use default, see glwork.local.models).
     `configure()` with no argument returns the mode to automatic, as before."""
     if backend_url is not _UNSET and backend_url is not None:
         from .backends.config import parse
         parse(backend_url)   # a bad URL fails here, with what to write instead
+    if local_model is not _UNSET:
+        from .local.models import choose
+        choose(local_model)  # an unknown name fails here, listing the known ones
     with _lock:
-        if mode is not _UNSET or backend_url is _UNSET:
+        if mode is not _UNSET or (backend_url is _UNSET and local_model is _UNSET):
             _state["mode"] = _check(None if mode is _UNSET else mode)
         if backend_url is not _UNSET:
             _state["backend_url"] = backend_url

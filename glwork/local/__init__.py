@@ -6,9 +6,11 @@
     anthropic.Anthropic(base_url=srv.url, api_key="local")
     openai.AzureOpenAI(azure_endpoint=srv.url, api_version="2024-10-21", api_key="local")
 
-Chat runs Qwen2.5-Coder-0.5B-Instruct through llama-cpp-python (or, if that cannot load, the
-extractive fallback "glwork-extractive-v1"); embeddings run all-MiniLM-L6-v2. Nothing is
-downloaded. Heavy imports happen on first use, never at `import glwork.local`.
+Chat runs a Qwen2.5-Coder Instruct GGUF (0.5B or 1.5B, see glwork.local.models; a request whose
+`model` names one gets that one) through llama-cpp-python, or, if that cannot load, the extractive
+fallback "glwork-extractive-v1"; embeddings run all-MiniLM-L6-v2. Nothing is downloaded at run
+time (`glwork models install` does it at set-up). Heavy imports happen on first use, never at
+`import glwork.local`.
 """
 import atexit
 import threading
@@ -49,11 +51,11 @@ def stop():
         srv.stop()
 
 
-def engine_info():
-    """Which chat engine serves requests: {"engine", "model", "runtime", "why", ...}.
-    Loads the engine if it is not loaded yet."""
+def engine_info(model=None):
+    """Which chat engine serves requests naming `model` (None: any non-local name, such as gpt-4):
+    {"engine", "model", "runtime", "why", ...}. Loads the engine if it is not loaded yet."""
     from .engine import get_engine
-    eng = get_engine()
+    eng = get_engine(model)
     return {**eng.info(), "why": getattr(eng, "why", "")}
 
 

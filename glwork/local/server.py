@@ -49,7 +49,7 @@ class Call:
 
     @property
     def engine(self):
-        return self.app.engine
+        return self.app.engine_for(self.body.get("model"))
 
 
 def _guess_provider(path, headers):
@@ -116,6 +116,15 @@ class LocalServer:
     def engine(self):
         # Not cached: the process-wide engine follows GLWORK_LOCAL_ENGINE if it changes.
         return self._engine if self._engine is not None else get_engine()
+
+    def engine_for(self, requested):
+        """A request's engine: its `model` may name a local model ("qwen2.5-coder-1.5b-instruct");
+        any other name (gpt-4, claude-...) gets the chosen one (see models.chosen)."""
+        if self._engine is not None:
+            return self._engine
+        from .models import lookup
+        spec = lookup(requested) if isinstance(requested, str) else None
+        return get_engine(spec.name if spec else None)
 
     @property
     def url(self):
@@ -211,7 +220,10 @@ class LocalServer:
                             if provider == "anthropic" else
                             "We could not parse the JSON body of your request. The API expects a "
                             "JSON object.")
-        reply = fn(Call(provider, body, h.headers, self))
+        call = Call(provider, body, h.headers, self)
+        reply = fn(call)
+        if reply is not None:
+            reply.headers.setdefault("x-glwork-engine", call.engine.name)
         if fault:   # cut_stream: serve the real response, but only part of it
             self._send(h, reply, provider, rid, cut=fault["after"])
             return None
@@ -237,7 +249,8 @@ class LocalServer:
         headers = {_ID_HEADER[provider]: rid}
         if provider == "azure":
             headers["x-request-id"] = rid
-        if isinstance(reply, Stream) or reply.status == 200:   # a scripted fault needs no model loaded
+        # A scripted fault needs no model loaded; an API reply names its own engine (see _api).
+        if (isinstance(reply, Stream) or reply.status == 200) and "x-glwork-engine" not in reply.headers:
             headers["x-glwork-engine"] = self.engine.name
         headers.update(reply.headers)
         try:
@@ -296,7 +309,12 @@ class LocalServer:
 
     def _models(self, provider):
         from ..embeddings import MODEL_NAME
-        ids = [self.engine.model, MODEL_NAME]
+        from .model import is_installed
+        from .models import MODELS
+        ids = [self.engine.model]
+        if self._engine is None and self.engine.name == "llama":   # any installed one answers by name
+            ids += [m.id for m in MODELS.values() if m.id not in ids and is_installed(m)]
+        ids.append(MODEL_NAME)
         if provider == "anthropic":
             data = [{"type": "model", "id": i, "display_name": i,
                      "created_at": "2025-01-01T00:00:00Z"} for i in ids]

@@ -6,12 +6,30 @@ _KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "azure": 
 
 
 def _local_label():
+    """The model that answers requests naming no local model (the engine is loaded to know it:
+    a missing model means the extractive fallback, and the banner must say that one)."""
     try:
         from ..local import engine_info
         info = engine_info()
-        return f"{info.get('model', '?')} ({info.get('runtime', 'local')})"
+        label = f"{info.get('model', '?')} ({info.get('runtime', 'local')})"
+        if info.get("engine") == "llama":
+            from ..local.models import MODELS
+            for other in (m.name for m in MODELS.values() if m.id != info.get("model")):
+                label += f"; to ask {other}: GLWORK_LOCAL_MODEL={other} or model={other!r}"
+        return label
     except Exception as exc:  # the banner must never be the cell that fails
         return f"unavailable: {exc}"
+
+
+def _recording_label():
+    from . import record_backend
+    if record_backend() != "local":
+        return "the live provider APIs"
+    try:
+        from ..local.models import chosen
+        return f"the embedded local backend ({chosen('record').id} unless a request names another)"
+    except Exception as exc:  # a bad GLWORK_LOCAL_MODEL: the recording itself will say so
+        return f"the embedded local backend ({exc})"
 
 
 def banner_text(name, mode, path):
@@ -28,9 +46,7 @@ def banner_text(name, mode, path):
                   "Free-form questions (the chat widget, your own cells with mode='local') go to the embedded "
                   "local model on 127.0.0.1, never to a provider."]
     elif mode == "record":
-        from . import record_backend
-        src = "the embedded local backend" if record_backend() == "local" else "the live provider APIs"
-        lines += [f"Recording: responses come from {src} and are written to cassettes/{path.name} "
+        lines += [f"Recording: responses come from {_recording_label()} and are written to cassettes/{path.name} "
                   f"(credentials scrubbed)."]
     elif mode == "local":
         lines += [f"Responses come from the embedded local backend on 127.0.0.1: {_local_label()}.",
