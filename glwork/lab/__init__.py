@@ -2,13 +2,18 @@
 
     glwork.lab.check_step(2, agent)     # what is right and wrong in step 2, in plain words
     glwork.lab.grade_homework(agent)    # the homework's score, requirement by requirement
+    glwork.lab.check("01.second_tool", session, response)   # a part notebook's "Your turn" exercise
 """
 from .. import config
 from .checks import check_step, passed  # noqa: F401
+from .answers import check_answer  # noqa: F401
+from .exercises import check, exercises  # noqa: F401
 from .grader import grade_homework  # noqa: F401
 from .report import Grade, GradeItem, StepCheck  # noqa: F401
+from .show import fact_card, one_line, origin, show_answer, sources_table  # noqa: F401
 
-__all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "GradeItem", "StepCheck"]
+__all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "GradeItem", "StepCheck", "check",
+           "exercises", "check_answer", "fact_card", "one_line", "origin", "show_answer", "sources_table"]
 
 
 def lab_mode(mode=None):

@@ -36,12 +36,15 @@ class Findings(list):
 
 
 @dataclass
-class StepCheck:
-    """The outcome of `check_step(n, agent)`: status "passed", "failed" or "todo", and findings."""
+class CheckResult:
+    """What a check found: status "passed", "failed" or "todo", and findings (Jupyter shows it)."""
 
-    step: int
     title: str
     findings: list = field(default_factory=list)
+
+    @property
+    def heading(self):
+        return self.title
 
     @property
     def status(self):
@@ -59,7 +62,7 @@ class StepCheck:
         return [f.text for f in self.findings if level is None or f.level == level]
 
     def __repr__(self):
-        lines = [f"Step {self.step} · {self.title}: {LABELS[self.status]}"]
+        lines = [f"{self.heading}: {LABELS[self.status]}"]
         lines += [f"  {MARKS[f.level]} {f.text}" for f in self.findings]
         return "\n".join(lines)
 
@@ -69,9 +72,39 @@ class StepCheck:
         colour = {"passed": COLOURS["ok"], "failed": COLOURS["fail"], "todo": COLOURS["todo"]}[self.status]
         items = "".join(f'<li style="list-style:none;color:{COLOURS[f.level]}">{MARKS[f.level]} '
                         f'{html.escape(f.text)}</li>' for f in self.findings)
-        return (f'<div><b>Step {self.step} · {html.escape(self.title)}: '
+        return (f'<div><b>{html.escape(self.heading)}: '
                 f'<span style="color:{colour}">{LABELS[self.status]}</span></b>'
                 f'<ul style="margin:0.3em 0;padding-left:0.5em">{items}</ul></div>')
+
+
+@dataclass(repr=False)
+class StepCheck(CheckResult):
+    """The outcome of `check_step(n, agent)`."""
+
+    step: int = 0
+
+    def __init__(self, step, title, findings=None):
+        super().__init__(title, list(findings or []))
+        self.step = step
+
+    @property
+    def heading(self):
+        return f"Step {self.step} · {self.title}"
+
+
+@dataclass(repr=False)
+class ExerciseCheck(CheckResult):
+    """The outcome of `glwork.lab.check("01.second_tool", ...)`."""
+
+    exercise: str = ""
+
+    def __init__(self, exercise, title, findings=None):
+        super().__init__(title, list(findings or []))
+        self.exercise = exercise
+
+    @property
+    def heading(self):
+        return f"Your turn {self.exercise} · {self.title}"
 
 
 @dataclass

@@ -96,7 +96,8 @@ def refresh(path):
     from nbclient import NotebookClient
     nb = nbformat.read(str(path), as_version=4)
     # Strict: a request the new cassette does not hold means the notebook and its recording disagree.
-    with _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None, GLWORK_REPLAY_STRICT="1"):
+    with _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None, GLWORK_REPLAY_STRICT="1",
+              GLWORK_STATIC_FIGURES="1"):
         NotebookClient(nb, timeout=900, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     count = 0

@@ -5,6 +5,7 @@
     CacheDashboard(cache_or_session) semantic-cache hits, misses, similarity vs threshold
     CostDashboard(tracker)           spend per day, provider, model; cumulative vs budget and alerts
     HealthDashboard(monitor)         latency with p95, error rate, retries per provider
+    figure(fig)                      a plotly figure, with a PNG in written outputs for GitHub
 
 Each shows a live view in JupyterLab and a static HTML snapshot where no widget can render
 (nbval, papermill output, GitHub's preview).
@@ -17,6 +18,7 @@ _LAZY = {
     "CacheDashboard": "glwork.widgets.cache_dashboard",
     "CostDashboard": "glwork.widgets.cost_dashboard",
     "HealthDashboard": "glwork.widgets.health_dashboard",
+    "figure": "glwork.widgets.figures",
 }
 __all__ = sorted(_LAZY)
 

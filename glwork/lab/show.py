@@ -1,0 +1,56 @@
+"""Small display helpers the part notebooks share, so their cells show one idea each."""
+from ..response import source_label
+
+
+def origin(response, provider=None):
+    """Where an answer came from, in a few words: the recording, the local model (named), live."""
+    return source_label(getattr(response, "source", None), provider or getattr(response, "provider", None),
+                        getattr(response, "model", None))
+
+
+def show_answer(response, provider=None):
+    """Print an answer (ChatResponse or RAGResponse) and one line on where it came from and its size."""
+    usage = getattr(response, "usage", None)
+    bits = [origin(response, provider)]
+    if usage is not None:
+        bits.append(f"{usage.input_tokens} tokens in, {usage.output_tokens} out")
+    meta = getattr(response, "metadata", None) or {}
+    if "context_passages" in meta:
+        bits.append(f"{meta['context_passages']} passages in the prompt")
+    if getattr(response, "cached", False):
+        bits.append("served from the semantic cache")
+    print(str(response).strip())
+    print(f"\n[{' · '.join(bits)}]")
+
+
+def sources_table(sources, chars=90):
+    """Retrieved passages as a table: rank, chunk, score, the start of the passage."""
+    import pandas as pd
+    rows = [{"chunk": s["chunk_id"], "score": round(s["score"], 3), "passage": one_line(s["content"], chars)}
+            for s in sources]
+    return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="rank"))
+
+
+def one_line(text, n=100):
+    """A passage on one line, cut to n characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def fact_card(*doc_ids):
+    """The opening paragraph of corpus documents, with their source: a short, citable context to put in
+    a system message so a small model answers from the standard rather than from memory."""
+    from ..rag.corpus import load_carbon_corpus
+    docs = {d["id"]: d for d in load_carbon_corpus()}
+    if not doc_ids:
+        raise ValueError("fact_card() needs document ids, e.g. fact_card('ghg-scope2-01-purchased-electricity').")
+    parts = []
+    for doc_id in doc_ids:
+        if doc_id not in docs:
+            near = [k for k in docs if doc_id.split("-")[0] in k][:5]
+            raise ValueError(f"No corpus document {doc_id!r}; ids look like {near or list(docs)[:5]}.")
+        d = docs[doc_id]
+        paragraphs = [p.strip() for p in d["content"].split("\n\n") if p.strip()]
+        body = paragraphs[1] if len(paragraphs) > 1 else paragraphs[0]
+        parts.append(f"{paragraphs[0]}: {body} (source: data/carbon-corpus/{d['metadata']['file']})")
+    return "\n".join(parts)

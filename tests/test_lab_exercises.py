@@ -1,0 +1,54 @@
+"""The "Your turn" checks: each passes on its worked solution and fails, with specific advice, on
+plausible wrong attempts. Sessions here are built but the model is not called: replies are made by
+hand, so each test is about the check's judgement."""
+import pytest
+
+from glwork.lab import check, exercises
+from glwork.llm import ChatResponse, ChatSession, ToolCall
+
+EMISSIONS = {"name": "calculate_emissions", "description": "Calculate CO2 emissions",
+             "parameters": {"type": "object", "properties": {"distance_km": {"type": "number"},
+                                                             "transport_mode": {"type": "string"}}}}
+GRID = {"name": "get_grid_factor", "description": "Grid electricity emission factor of a country",
+        "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]}}
+
+
+def session(*tools, **kw):
+    return ChatSession(provider="openai", api_key="x" * 24, base_url="http://127.0.0.1:9/v1", functions=list(tools), **kw)
+
+
+def reply(name=None, **args):
+    calls = [ToolCall("call_1", name, args)] if name else []
+    return ChatResponse("" if name else "Germany's grid emits about 0.4 kg per kWh.", tool_calls=calls)
+
+
+def test_every_exercise_is_registered_with_a_title():
+    ids = exercises()
+    assert "01.second_tool" in ids and all(ids.values())
+
+
+def test_unknown_exercise_lists_the_known_ones():
+    with pytest.raises(ValueError, match="01.second_tool"):
+        check("01.second", None, None)
+
+
+def test_second_tool_solution_passes():
+    result = check("01.second_tool", session(EMISSIONS, GRID), reply("get_grid_factor", country="Germany"))
+    assert result.passed and "get_grid_factor" in str(result)
+
+
+@pytest.mark.parametrize("attempt,advice", [
+    (lambda: (session(EMISSIONS), reply("calculate_emissions", distance_km=5)), "1 tool"),
+    (lambda: (session(EMISSIONS, GRID), reply()), "answered in text"),
+    (lambda: (session(EMISSIONS, GRID), reply("calculate_emissions", distance_km=5)), "called calculate_emissions again"),
+    (lambda: (session(EMISSIONS, GRID), reply("get_grid_factor")), "required argument"),
+    (lambda: ("openai", reply("get_grid_factor", country="FR")), "not the ChatSession"),
+])
+def test_second_tool_wrong_attempts_fail_with_advice(attempt, advice):
+    result = check("01.second_tool", *attempt())
+    assert not result.passed and advice in str(result)
+
+
+def test_a_check_called_wrongly_reads_as_advice_not_a_traceback():
+    result = check("01.second_tool", session(EMISSIONS, GRID))
+    assert not result.passed and "copy the check line" in str(result)
