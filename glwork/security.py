@@ -13,6 +13,8 @@ _PATTERNS = [
     re.compile(r"(?i)((?:api-key|x-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._\-]{12,}"),
     re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]+"),
     re.compile(r"AKIA[0-9A-Z]{16}"),
+    # Azure OpenAI keys: 32 hex digits standing alone (request ids carry a prefix such as req_).
+    re.compile(r"(?<![0-9A-Za-z_\-])[0-9a-fA-F]{32}(?![0-9A-Za-z_\-])"),
 ]
 SECRET_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "SLACK_WEBHOOK_URL",
                    "AZURE_OPENAI_AD_TOKEN")

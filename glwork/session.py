@@ -123,7 +123,7 @@ class ChatSession:
                                         azure_endpoint=azure_endpoint)
         primary = Route(self.provider, self.model, adapter=self._adapter, mode=self.mode)
         self._runner = Runner([primary] + fallback_routes, retry, rate_limiter, budget, self.name,
-                              self._build_adapter)
+                              self._build_adapter, self._charge)
         self._history = []          # neutral user/assistant/tool turns, no system message
         self._calls = []            # CallRecord per finished call
         self._hooks = []
@@ -166,19 +166,23 @@ class ChatSession:
             return
         first, completion, rest = self._runner.open_stream(request, call)
         if rest is not None:
-            done = False
+            done, failure = False, None
             try:
+                call.progress.text.append(first)
                 yield first
-                completion = yield from rest
+                completion = yield from _relay(rest, call.progress.text)
                 done = True
             except errors.LLMError as exc:
-                self._runner.failed(call, exc, None, "raise")
+                failure = exc
                 raise
             finally:
-                if not done:
+                if not done:   # cut, broken off (break, Ctrl-C, a dropped generator): billed so far
                     rest.close()
-                    if call.hold:
-                        call.hold.settle(None)   # a partial reply is billed: book the worst case
+                    hold, call.hold = call.hold, None
+                    self._runner.charge_estimate(call, call.request, failure.error_code if failure else
+                                                 "interrupted", hold)
+                    if failure is not None:
+                        self._runner.failed(call, failure, None, "raise")
         self._commit(turns, request, completion, call)
 
     def send_tool_result(self, result, tool_call_id=None):
@@ -359,9 +363,28 @@ class ChatSession:
                                default_headers=self._headers, base_url=o.get("base_url"),
                                api_key=o.get("api_key"), azure_endpoint=o.get("azure_endpoint"))
 
+    def _charge(self, call, usage, cost, status):
+        """Book an attempt that may have been billed but gave no usable reply (a timeout, a cut or
+        abandoned stream): an estimate in the session totals, and an `llm_charge` event (the ledger
+        and the alerts; the health monitor already counted the failure)."""
+        route = call.route or self._runner.routes[0]
+        latency_ms = (time.perf_counter() - call.start) * 1000
+        record = CallRecord(route.provider, (call.progress and call.progress.model) or route.model, route.model,
+                            usage, None if cost is None else USD(cost), True, latency_ms, call.streamed,
+                            attempts=1, fallback_used=call.fallback_used, status=status,
+                            source=config.source_of(route.mode))
+        with self._lock:
+            self._calls.append(record)
+        events.emit("llm_charge", record=record, session=self.name, status=status, time=record.time,
+                    provider=route.provider, model=record.model, mode=route.mode, source=record.source)
+
     def _commit(self, turns, request, completion, call, cached=False):
         latency_ms = (time.perf_counter() - call.start) * 1000
         route = call.route or self._runner.routes[0]
+        if not cached and route.mode == "record":
+            offline.record_latency(latency_ms)
+        elif not cached and completion.latency_ms is not None:
+            latency_ms = completion.latency_ms   # a replay reports the recorded call's latency, not its own
         source = completion.source or (None if cached else config.source_of(route.mode))
         usage = Usage() if cached else completion.usage   # a cache hit spends no tokens
         if cached:
@@ -413,3 +436,14 @@ class ChatSession:
         if completion.model != requested_model and pricing.lookup(requested_model):
             return pricing.cost_of(completion.usage, requested_model), True
         return pricing.cost_of(completion.usage, completion.model or requested_model), False
+
+
+def _relay(stream, seen):
+    """Pass a stream's pieces on, keeping them in `seen` (what a cut stream delivered); its return value."""
+    while True:
+        try:
+            piece = next(stream)
+        except StopIteration as stop:
+            return stop.value
+        seen.append(piece)
+        yield piece

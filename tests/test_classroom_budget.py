@@ -78,7 +78,8 @@ def test_a_dead_kernels_reservation_expires(redis_url, monkeypatch):
     monkeypatch.setattr(redis_budget, "HOLD_TTL_S", 1)
     cb = ClassBudget()
     cb.set_limits(day=1.0)
-    cb.reserve(0.9)                                # never settled: the kernel "died"
+    hold = cb.reserve(0.9)                         # never settled: the kernel "died"...
+    cb._keeper.discard(hold.hold_id)               # ...so nobody renews its hold
     with pytest.raises(BudgetExceededError):
         cb.reserve(0.5)
     time.sleep(1.1)
@@ -87,11 +88,19 @@ def test_a_dead_kernels_reservation_expires(redis_url, monkeypatch):
 
 
 def test_session_budget_attaches_the_class_budget_for_calls_that_spend_money(redis_url):
+    from glwork.resilience.fallback import Route
+    from glwork.resilience.retry import RetryPolicy
+    from glwork.resilience.runner import Runner
     b = session_budget(None, "live")
     assert isinstance(b, Budget) and b.class_budget.shared and b.limit == float("inf")
-    assert session_budget(None, "replay") is None and session_budget(None, "local") is None
-    assert session_budget(5.0, "replay").class_budget is None
-    assert session_budget(5.0, "live").class_budget is not None
+    # Attached whatever the primary's mode (a live fallback behind a local primary spends money);
+    # each route decides at send time: only routes that spend money reserve on the class budget.
+    assert session_budget(None, "local").class_budget is not None
+    runner = Runner([Route("openai", "gpt-4", mode="local")], RetryPolicy(), budget=b)
+    assert [runner._reserves(Route("openai", "gpt-4", mode=m)) for m in ("live", "record", "replay", "local")] \
+        == [True, True, False, False]
+    runner.budget = session_budget(5.0, "replay")   # a cost_limit of its own: every route, priced as if
+    assert runner._reserves(Route("openai", "gpt-4", mode="replay"))
 
 
 def test_a_session_reserves_against_the_class_budget(redis_url, wire_server):

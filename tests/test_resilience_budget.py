@@ -55,13 +55,30 @@ def test_spend_is_settled_with_the_real_cost_and_later_calls_refused(wire_server
     assert len(wire_server.requests) == 2
 
 
-def test_default_max_tokens_is_sent_so_the_worst_case_is_real(wire_server):
+def test_without_max_tokens_the_reservation_covers_the_models_own_output_limit(wire_server):
+    # Issue 15 item 7: no cap is sent (a reasoning model keeps its reply); the worst case is the
+    # model's output limit (gpt-4: 8,192 tokens), so a small limit refuses and says why.
     wire_server.queue(reply())
     session(wire_server, cost_limit=10.00).send_message("Hello")
-    assert wire_server.requests[0].json["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert "max_tokens" not in wire_server.requests[0].json
+    with pytest.raises(BudgetExceededError, match=r"up to \$0\.49"):   # 8,192 x $60 / 1M + the prompt
+        session(wire_server, cost_limit=0.40).send_message("Hello")
     wire_server.queue(reply())
     session(wire_server).send_message("Hello")
     assert "max_tokens" not in wire_server.requests[1].json   # no budget: the request is unchanged
+
+
+def test_a_model_with_no_known_output_limit_is_capped_and_told(wire_server, caplog):
+    pricing.register_price("my-capped-model", input=1.0, output=2.0)
+    try:
+        wire_server.queue(reply(model="my-capped-model"))
+        s = ChatSession(provider="openai", model="my-capped-model", base_url=wire_server.url + "/v1", api_key=KEY,
+                        cost_limit=1.0)
+        s.send_message("Hello")
+    finally:
+        pricing._extra.pop("my-capped-model", None)
+    assert wire_server.requests[0].json["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert "capped at 1024 tokens" in caplog.text and "max_tokens=" in caplog.text
 
 
 def test_eight_threads_never_exceed_the_limit(wire_server):

@@ -72,7 +72,9 @@ def test_stream_cut_midway_raises_and_keeps_no_half_turn(wire_server):
         for c in s.stream_message("Answer in one word"):
             got.append(c)
     assert err.value.error_code == "stream_interrupted" and err.value.retryable
-    assert s.get_conversation_history() == [] and s.get_token_count() == 0
+    assert s.get_conversation_history() == []
+    [booked] = s.get_calls()         # what the cut stream may have cost: the prompt and the text received
+    assert booked.status == "stream_interrupted" and booked.cost_is_estimate and booked.usage.output_tokens > 0
 
 
 def test_stream_that_ends_without_finish_is_an_error(wire_server):

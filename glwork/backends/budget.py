@@ -9,7 +9,8 @@ dollar. Period keys (YYYY-MM-DD, YYYY-MM) come from the caller's local calendar,
 from .link import BackendUnavailable  # noqa: F401
 
 NANO = 1_000_000_000
-HOLD_TTL_S = 900          # longer than any call (retries included) takes
+HOLD_TTL_S = 900          # renewed every third of it while the call runs (see ClassBudget)
+SETTLED_TTL_S = 3 * 86400  # how long a settled hold id is remembered (re-sent settles count once)
 DAY_KEY_TTL_S = 3 * 86400
 MONTH_KEY_TTL_S = 70 * 86400
 
@@ -46,16 +47,34 @@ return {1, lim[1] or '', lim[2] or ''}
 """
 
 _SETTLE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
   redis.call('DECRBY', KEYS[5], ARGV[3])
   redis.call('DECRBY', KEYS[6], ARGV[3])
 end
-redis.call('ZREM', KEYS[1], ARGV[1])
+-- Once per hold: a settle re-sent after a lost reply, or replayed from the spool, counts once.
+if not redis.call('SET', KEYS[7], '1', 'NX', 'EX', ARGV[6]) then
+  return 0
+end
 if tonumber(ARGV[2]) > 0 then
   redis.call('INCRBY', KEYS[3], ARGV[2]) redis.call('EXPIRE', KEYS[3], ARGV[4])
   redis.call('INCRBY', KEYS[4], ARGV[2]) redis.call('EXPIRE', KEYS[4], ARGV[5])
 end
 return 1
+"""
+
+# Pushes the deadline of holds still open (a long call), so a live call never loses its reservation.
+_RENEW = """
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])
+    n = n + 1
+  end
+end
+return n
 """
 
 
@@ -72,6 +91,8 @@ class RedisBudgetCounters:
         self.prefix = backend.key("{budget}") + ":"     # one hash slot for every budget key
         self._reserve = backend.link.script(_RESERVE)
         self._settle = backend.link.script(_SETTLE)
+        self._renew = backend.link.script(_RENEW)
+        self.hold_ttl = HOLD_TTL_S
 
     def _k(self, *parts):
         return self.prefix + ":".join(parts)
@@ -80,7 +101,7 @@ class RedisBudgetCounters:
         """(True, limits) or (False, (period, limit, spent, reserved)); nano-USD."""
         keys = [self._k("limits"), self._k("holds"), self._k("holdinfo"), self._k("spent", "day", day),
                 self._k("spent", "month", month), self._k("reserved", "day", day), self._k("reserved", "month", month)]
-        out = self._reserve(keys, [amount_nano, hold_id, HOLD_TTL_S, day, month, self.prefix, DAY_KEY_TTL_S,
+        out = self._reserve(keys, [amount_nano, hold_id, self.hold_ttl, day, month, self.prefix, DAY_KEY_TTL_S,
                                    MONTH_KEY_TTL_S])
         out = [o.decode() if isinstance(o, bytes) else o for o in out]
         if int(out[0]) == 1:
@@ -88,9 +109,17 @@ class RedisBudgetCounters:
         return False, (out[1], int(out[2]), int(out[3]), int(out[4]))
 
     def settle(self, hold_id, cost_nano, amount_nano, day, month):
+        """Book `cost_nano` and free the hold; False if this hold was settled before (counted once)."""
         keys = [self._k("holds"), self._k("holdinfo"), self._k("spent", "day", day), self._k("spent", "month", month),
-                self._k("reserved", "day", day), self._k("reserved", "month", month)]
-        self._settle(keys, [hold_id, max(int(cost_nano), 0), amount_nano, DAY_KEY_TTL_S, MONTH_KEY_TTL_S])
+                self._k("reserved", "day", day), self._k("reserved", "month", month), self._k("settled", hold_id)]
+        return bool(self._settle(keys, [hold_id, max(int(cost_nano), 0), amount_nano, DAY_KEY_TTL_S,
+                                        MONTH_KEY_TTL_S, SETTLED_TTL_S]))
+
+    def renew(self, hold_ids):
+        """Push the deadline of these open holds HOLD_TTL_S into the future; how many were open."""
+        if not hold_ids:
+            return 0
+        return int(self._renew([self._k("holds"), self._k("holdinfo")], [self.hold_ttl, *hold_ids]))
 
     def set_limits(self, limits):
         """limits: {"day"/"month": nano-USD or None (no limit)}."""

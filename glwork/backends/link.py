@@ -1,8 +1,10 @@
 """One process's connection to the shared Redis: short timeouts, fast failure, reconnection.
 
 Every Redis command of the kit goes through `Link.run(fn)`. When Redis cannot be reached (refused,
-timed out, reset, restarted) `run` raises `BackendUnavailable` at once and each part applies its
-documented fallback (limiter and cache: local; budget: refuse; ledger: keep rows and retry).
+timed out, reset, restarted) or refuses a command (a read-only replica, out of memory at
+`maxmemory`, still loading, any other error reply) `run` raises `BackendUnavailable` at once and
+each part applies its documented fallback (limiter and cache: local; budget: refuse; ledger: keep
+rows and retry).
 For RETRY_AFTER_S after a failure no new attempt is made (a dead server costs nothing per call);
 after that the next call tries again, so the kit reconnects by itself when Redis is back.
 A warning is logged once per outage and a notice when the connection is back. The URL in them
@@ -61,11 +63,11 @@ class Link:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._failed(exc, what)
             raise BackendUnavailable(f"{self.config.label} unreachable ({self.last_error})") from None
-        except redis.ResponseError as exc:
-            if str(exc).startswith(("LOADING", "MASTERDOWN", "BUSY")):   # a server starting or stuck
-                self._failed(exc, what)
-                raise BackendUnavailable(f"{self.config.label} not ready ({self.last_error})") from None
-            raise
+        except redis.RedisError as exc:
+            # Reachable but refusing: read-only replica, out of memory (maxmemory), loading, a script
+            # error... Each part degrades exactly as for an outage; none crashes a call.
+            self._failed(exc, what)
+            raise BackendUnavailable(f"{self.config.label} refused {what} ({self.last_error})") from None
         if self.down_since is not None:
             self._recovered()
         return result
@@ -85,10 +87,10 @@ class Link:
                 self.down_since = time.monotonic()
                 self.outages += 1
         if first:
-            log.warning("Shared backend %s is unreachable (%s, during %s). Until it is back: rate limits and "
-                        "the semantic cache work per kernel, calls needing the class budget are refused, ledger "
-                        "rows wait in memory. Retrying every %.0f s.", self.config.label, self.last_error, what,
-                        RETRY_AFTER_S)
+            log.warning("Shared backend %s is unreachable or refusing commands (%s, during %s). Until it is "
+                        "back: rate limits and the semantic cache work per kernel, calls needing the class budget "
+                        "are refused, ledger rows wait in memory. Retrying every %.0f s.", self.config.label,
+                        self.last_error, what, RETRY_AFTER_S)
 
     def _recovered(self):
         down = time.monotonic() - self.down_since

@@ -206,12 +206,21 @@ _stores_lock = threading.Lock()
 
 
 def store(path):
-    """The process's store for `path` (reopened after a fork: connections never cross processes)."""
+    """The process's store for `path` (reopened after a fork: connections never cross processes).
+    Opening a ledger file imports the rows an earlier process saved beside it at exit."""
     with _stores_lock:
         s = _stores.get(path)
-        if s is None or s.pid != os.getpid():
+        fresh = s is None or s.pid != os.getpid()
+        if fresh:
             s = _stores[path] = _Store(path)
-        return s
+    if fresh and path != MEMORY:
+        from . import spool
+        if spool.pending(path):
+            n = spool.import_into(path, lambda rows: s.insert_many(_INSERT, [_values(r) for r in rows]))
+            if n:
+                log.warning("%d cost ledger row(s) saved at the exit of an earlier process were added to %s.",
+                            n, path)
+    return s
 
 
 # ---- feeding from the event bus -----------------------------------------------------------------
@@ -220,50 +229,113 @@ _feed_lock = threading.Lock()
 
 
 BATCH_WINDOW_S = 0.2
+RETRY_S = 1.0
 
 
 class _Writer:
-    """The process's background ledger writer: drains a queue in batches, one transaction per file."""
+    """The process's background ledger writer: drains a queue in batches, one transaction per file.
+
+    A batch that cannot be written (the disk is full, another kernel holds the lock past the busy
+    timeout) is kept and tried again every RETRY_S with the next rows; what is still unwritten at
+    exit goes to a side file next to the ledger, imported by the next process that opens it."""
 
     def __init__(self):
         self.pid = os.getpid()
         self.queue = queue.SimpleQueue()
         self.hurry = threading.Event()
+        self.failed = {}              # path -> rows waiting for a retry, oldest first
+        self.lock = threading.Lock()  # over `failed` (the exit hook takes it)
+        self._warned = set()
         self.thread = threading.Thread(target=self._run, name="glwork-ledger", daemon=True)
         self.thread.start()
 
     def _run(self):
         while True:
-            batch = [self.queue.get()]
+            try:
+                batch = [self.queue.get(timeout=RETRY_S if self.failed else None)]
+            except queue.Empty:
+                batch = []
             # Collect a window's worth of rows before writing: a thread woken on every call takes the
             # GIL from the caller's next request (measured: +0.25 ms a call over loopback HTTP).
             # flush() cuts the wait short.
-            if not isinstance(batch[0], threading.Event) and self.hurry.wait(BATCH_WINDOW_S):
+            if batch and not isinstance(batch[0], threading.Event) and self.hurry.wait(BATCH_WINDOW_S):
                 self.hurry.clear()
             while True:
                 try:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            by_path, done = {}, []
+            with self.lock:
+                by_path, self.failed = self.failed, {}    # waiting rows first, in their order
+            done = []
             for item in batch:
                 if isinstance(item, threading.Event):
                     done.append(item)
                 else:
                     by_path.setdefault(item[0], []).append(item[1])
             for path, rows in by_path.items():
-                try:
-                    write_rows(path, rows)
-                except Exception as exc:   # monitoring must not take the kit down; say what was lost
-                    log.warning("%d call(s) could not be written to the cost ledger %s: %s", len(rows), path, exc)
+                self._write(path, rows)
             for event in done:
                 event.set()
+
+    def _write(self, path, rows):
+        try:
+            write_rows(path, rows)
+        except Exception as exc:   # keep them: monitoring must not take the kit down, nor lose money
+            with self.lock:
+                self.failed[path] = rows + self.failed.get(path, [])
+            if path not in self._warned:
+                self._warned.add(path)
+                log.warning("%d call(s) could not be written to the cost ledger %s yet (%s); they are kept and "
+                            "retried every %.0f s (saved to a side file at exit if it stays unwritable).",
+                            len(rows), path, exc, RETRY_S)
+            return False
+        if path in self._warned:
+            self._warned.discard(path)
+            log.warning("The cost ledger %s is writable again; the waiting calls were written.", path)
+        return True
 
     def flush(self, timeout):
         done = threading.Event()
         self.queue.put(done)
         self.hurry.set()
         return done.wait(timeout)
+
+    def save_leftovers(self):
+        """At exit: one last try, then rows still unwritten go to side files (never dropped)."""
+        with self.lock:
+            left, self.failed = self.failed, {}
+        for path, rows in left.items():
+            try:
+                write_rows(path, rows)
+                continue
+            except Exception as exc:
+                reason = exc
+            save_rows(path, rows, reason)
+
+
+def save_rows(path, rows, reason):
+    """Rows that cannot be written now: to a side file next to the ledger `path` (imported later)."""
+    if path in _shared_ledgers:      # the class ledger's own exit hook already fell back to SQLite
+        path = default_path()
+    if path == MEMORY:
+        log.warning("%d cost ledger row(s) could not be written before exit (%s) and this process's ledger "
+                    "is in memory: they are lost.", len(rows), reason)
+        return
+    from . import spool
+    where = spool.write(path, rows)
+    if where:
+        log.warning("%d cost ledger row(s) could not be written to %s before exit (%s); saved to %s, which "
+                    "the next process opening that ledger imports.", len(rows), path, reason, where)
+
+
+def spool_dir():
+    """Where side files of records saved at exit live: next to the default ledger file."""
+    path = default_path()
+    if path == MEMORY:
+        from platformdirs import user_data_dir
+        return user_data_dir("glwork", appauthor=False)
+    return os.path.dirname(path)
 
 
 def _writer():
@@ -275,14 +347,20 @@ def _writer():
 
 
 def flush(timeout=10.0):
-    """Wait until every call already recorded by this process is in the ledger file."""
+    """Wait until every call already recorded by this process is in the ledger file (or, if it cannot
+    be written now, kept for a retry)."""
     w = _feed["writer"]
     if w is None or w.pid != os.getpid() or threading.current_thread() is w.thread:
         return True   # nothing queued, or asked by the writer itself (an alert check): no self-wait
     return w.flush(timeout)
 
 
-atexit.register(flush, 5.0)
+@atexit.register
+def _at_exit():
+    flush(5.0)
+    w = _feed["writer"]
+    if w is not None and w.pid == os.getpid():
+        w.save_leftovers()
 
 
 def ensure_default():
@@ -308,9 +386,9 @@ def _targets():
 
 def _on_event(event):
     kind = event.get("kind")
-    if kind == "llm_call":
+    if kind in ("llm_call", "llm_charge"):    # a reply, or what a failed / broken-off attempt may have cost
         row = row_from_record(event["record"], event)
-    elif kind == "llm_error" and event.get("action") == "raise":
+    elif kind == "llm_error" and event.get("action") == "raise" and not event.get("booked"):
         row = {"ts": event.get("time") or time.time(), "session": event.get("session"),
                "provider": event.get("provider"), "model": event.get("model"),
                "requested_model": event.get("requested_model") or event.get("model"), "cost": 0.0,
@@ -356,11 +434,13 @@ def write_rows(path, rows):
     if shared is not None:
         shared.append(rows)
     else:
-        values = [[int(v) if isinstance(v, bool) else v for v in (r.get(c, _DEFAULTS.get(c)) for c in COLUMNS)]
-                  for r in rows]
-        store(path).insert_many(_INSERT, values)
+        store(path).insert_many(_INSERT, [_values(r) for r in rows])
     for r in rows:
         events.emit("ledger_row", path=path, row=r)
+
+
+def _values(row):
+    return [int(v) if isinstance(v, bool) else v for v in (row.get(c, _DEFAULTS.get(c)) for c in COLUMNS)]
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -526,8 +606,12 @@ _INSERT_SHARED = (f"INSERT OR IGNORE INTO calls (rid, {', '.join(COLUMNS)}) "
 
 
 def _leftover_to_sqlite(rows):
-    """Rows that never reached Redis before exit: into the local ledger file, not lost."""
+    """Rows that never reached Redis before exit: into the local ledger file (or its side file), not lost."""
     path = default_path()
-    write_rows(path, rows)
+    try:
+        write_rows(path, rows)
+    except Exception as exc:
+        save_rows(path, rows, exc)
+        return
     log.warning("%d cost ledger row(s) could not reach the shared backend before exit; they were written "
                 "to the local ledger %s instead.", len(rows), path)

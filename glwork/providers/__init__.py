@@ -15,8 +15,8 @@ PROVIDERS = tuple(_ADAPTERS)
 def check_provider(provider):
     name = (provider or "").strip().lower() if isinstance(provider, str) else provider
     if name not in _ADAPTERS:
-        raise ConfigurationError(f"Unknown provider {provider!r}. Choose one of: {', '.join(PROVIDERS)}.",
-                                 provider=str(provider))
+        # Not kept as the error's `provider`: a misplaced key must not ride on an unredacted field.
+        raise ConfigurationError(f"Unknown provider {provider!r}. Choose one of: {', '.join(PROVIDERS)}.")
     return name
 
 

@@ -17,6 +17,7 @@ class AnthropicAdapter(SDKAdapter):
     sdk = sdk
     name = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
+    default_max_tokens = DEFAULT_MAX_TOKENS   # sent when the request names none (Messages requires it)
 
     def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, default_headers=None, **_):
         key = require_key(api_key, self.key_env, self.name)
@@ -60,8 +61,9 @@ class AnthropicAdapter(SDKAdapter):
         return Completion(text, calls, _usage(resp.usage), resp.model, _FINISH.get(resp.stop_reason, resp.stop_reason),
                           getattr(resp, "_request_id", None))
 
-    def stream(self, req):
-        """Yield text deltas; return the finished `Completion` (generator return value)."""
+    def stream(self, req, progress=None):
+        """Yield text deltas; return the finished `Completion` (generator return value). `progress`
+        (a base.Progress) learns the usage (the prompt's arrives first) and model as they arrive."""
         try:
             stream = self.client.messages.create(stream=True, **self._kwargs(req))
         except Exception as exc:
@@ -73,6 +75,8 @@ class AnthropicAdapter(SDKAdapter):
                 if ev.type == "message_start":
                     model = ev.message.model or model
                     usage = _usage(ev.message.usage)
+                    if progress is not None:
+                        progress.model, progress.usage = model, usage
                 elif ev.type == "content_block_start" and ev.content_block.type == "tool_use":
                     blocks[ev.index] = {"id": ev.content_block.id, "name": ev.content_block.name, "json": []}
                 elif ev.type == "content_block_delta":

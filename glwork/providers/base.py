@@ -30,6 +30,16 @@ class ChatRequest:
     seed: int = None                             # OpenAI/Azure sampling seed; Anthropic has none
 
 
+@dataclass
+class Progress:
+    """What a stream has reported so far, read when it breaks off (to book what it may have cost).
+    Adapters fill `usage` and `model` as the provider sends them; the session adds the text it passed on."""
+
+    text: list = field(default_factory=list)
+    usage: object = None         # a Usage, as far as the provider reported it
+    model: str = None
+
+
 def env_or(value, *names):
     """`value` if given, else the first environment variable of `names` that is set."""
     if value:
@@ -51,27 +61,32 @@ def require_key(value, env_name, provider):
     return key
 
 
+MAX_RETRY_AFTER_HEADER = 86400.0   # a day: a longer (or broken) value is treated as "a day"
+
+
 def parse_retry_after(headers):
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date), else None."""
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date), else None.
+
+    Clamped to [0, MAX_RETRY_AFTER_HEADER]: a negative value (a clock skew, a faulty proxy, the kit's
+    own fault injector) means "now", and NaN or garbage is ignored, so a wait is always sleepable."""
     if not headers:
         return None
-    ms = headers.get("retry-after-ms")
-    if ms:
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if not raw:
+            continue
         try:
-            return float(ms) / 1000.0
+            seconds = float(raw) / scale
         except ValueError:
-            pass
-    ra = headers.get("retry-after")
-    if not ra:
-        return None
-    try:
-        return max(float(ra), 0.0)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(ra).timestamp()
-            return max(when - time.time(), 0.0)
-        except (TypeError, ValueError):
-            return None
+            if scale != 1.0:
+                continue
+            try:
+                seconds = email.utils.parsedate_to_datetime(raw).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                continue
+        if seconds == seconds:   # not NaN
+            return min(max(seconds, 0.0), MAX_RETRY_AFTER_HEADER)
+    return None
 
 
 def _body_fields(body):
@@ -93,11 +108,11 @@ def map_sdk_error(exc, sdk, provider, mid_stream=False):
             from ..offline import cassette_miss
             return cassette_miss(cause, provider)
     if isinstance(exc, sdk.APITimeoutError):
-        return errors.LLMTimeoutError(f"The request to {provider} timed out. Try again, or raise timeout=.",
-                                      provider=provider)
+        return _sent(errors.LLMTimeoutError(f"The request to {provider} timed out. Try again, or raise timeout=.",
+                                            provider=provider), exc)
     if isinstance(exc, sdk.APIConnectionError):
         cls = errors.StreamInterruptedError if mid_stream else errors.LLMConnectionError
-        return cls(f"Could not reach {provider}: {exc}", provider=provider)
+        return _sent(cls(f"Could not reach {provider}: {exc}", provider=provider), exc)
     if isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         headers = getattr(exc.response, "headers", None)
@@ -133,6 +148,14 @@ def map_sdk_error(exc, sdk, provider, mid_stream=False):
     if isinstance(exc, sdk.APIError):
         return errors.LLMError(str(exc), provider=provider)
     return None
+
+
+def _sent(mapped, exc):
+    """Mark whether the request may have reached the provider (then it may be billed): a connection
+    that never opened carried nothing."""
+    cause = exc.__cause__ or exc.__context__
+    mapped.request_sent = type(cause).__name__ not in ("ConnectError", "ConnectTimeout")
+    return mapped
 
 
 def stream_cut(provider):

@@ -78,8 +78,9 @@ class OpenAIAdapter(SDKAdapter):
             text, finish = msg.refusal, "refusal"
         return Completion(text or "", calls, _usage(resp.usage), resp.model, finish, getattr(resp, "_request_id", None))
 
-    def stream(self, req):
-        """Yield text deltas; return the finished `Completion` (generator return value)."""
+    def stream(self, req, progress=None):
+        """Yield text deltas; return the finished `Completion` (generator return value). `progress`
+        (a base.Progress) learns the usage and model as they arrive."""
         kw = self._kwargs(req)
         try:
             stream = self.client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kw)
@@ -91,6 +92,8 @@ class OpenAIAdapter(SDKAdapter):
                 model = chunk.model or model
                 if chunk.usage:
                     usage = _usage(chunk.usage)
+                if progress is not None:
+                    progress.model, progress.usage = model, usage
                 for choice in chunk.choices:
                     delta = choice.delta
                     if delta and delta.content:

@@ -20,6 +20,7 @@ kernel last saw no class limit set; spend settled during the outage is added whe
 Embedded (no backend URL): the class budget is this kernel's own counter, used by sessions created
 after a limit was set.
 """
+import atexit
 import itertools
 import math
 import os
@@ -28,6 +29,10 @@ import time
 
 from ..errors import BudgetExceededError, ConfigurationError
 from ..monitoring import pricing
+from ..security import get_logger
+
+log = get_logger(__name__)
+EXIT_TIMEOUT_S = 3.0
 
 DEFAULT_MAX_TOKENS = 1024
 PROMPT_MARGIN = 1.25
@@ -67,7 +72,9 @@ class Budget:
         with self._lock:
             return self.limit - self.spent - self.reserved
 
-    def reserve(self, worst_case, provider=None, model=None):
+    def reserve(self, worst_case, provider=None, model=None, billed=True):
+        """A Hold for `worst_case` USD, or BudgetExceededError. `billed=False` (a local or replayed call,
+        priced as if): the session's own limit only, never the class budget."""
         with self._lock:
             if self.spent + self.reserved + worst_case > self.limit:
                 raise BudgetExceededError(
@@ -76,7 +83,7 @@ class Budget:
                     f"({model}). The call was not sent.", provider=provider)
             self.reserved += worst_case
         shared = None
-        if self.class_budget is not None:
+        if self.class_budget is not None and billed:
             try:
                 shared = self.class_budget.reserve(worst_case, provider, model)
             except BaseException:
@@ -137,8 +144,10 @@ class ClassBudget:
             from ..backends.budget import RedisBudgetCounters
             self._counters = self.backend.part("class_budget", RedisBudgetCounters)
         self._pending = []           # settles that could not reach Redis, sent when it is back
+        self._imported = self._counters is None   # side files of earlier kernels: read once
         self._known_limits = None    # the limits seen last (for the fail-closed decision)
         self._lock = threading.Lock()
+        self._keeper = _HoldKeeper(self) if self._counters is not None else None
 
     def __repr__(self):
         return f"ClassBudget(backend={self.label!r})"
@@ -216,7 +225,7 @@ class ClassBudget:
             ok, detail = self._counters.reserve(amount, hold_id, day, month)
         except BackendUnavailable:
             if self._known_limits is not None and not any(v is not None for v in self._known_limits.values()):
-                return ClassHold(self, None, amount, day, month)   # no class limit to protect: count later
+                return ClassHold(self, hold_id, amount, day, month)   # no class limit to protect: count later
             raise BudgetExceededError(
                 f"The class budget is kept in {self.label}, which cannot be reached now, so this call was not "
                 f"sent ({model}): a class budget refuses calls it cannot check rather than risk overspending. "
@@ -224,7 +233,9 @@ class ClassBudget:
                 provider=provider) from None
         if ok:
             self._known_limits = {p: None if v is None else v / NANO for p, v in detail.items()}
-            return ClassHold(self, hold_id, amount, day, month)
+            hold = ClassHold(self, hold_id, amount, day, month)
+            self._keeper.add(hold_id)
+            return hold
         period, limit, spent, held = detail
         raise BudgetExceededError(
             f"The class's {period} budget ${limit / NANO:.2f} would be exceeded: spent ${spent / NANO:.4f}, "
@@ -248,8 +259,10 @@ class ClassBudget:
         return ClassHold(self, "local", worst_case, day, month)
 
     def _settle(self, hold, cost):
-        cost = 0.0 if cost is None or cost != cost else max(float(cost), 0.0)
+        # An unknown cost (no price, or a partial reply) books the worst case that was reserved.
+        unknown = cost is None or cost != cost
         if self._counters is None:
+            cost = hold.amount if unknown else max(float(cost), 0.0)
             keys = {"day": hold.day, "month": hold.month}
             with _local["lock"]:
                 for p in PERIODS:
@@ -258,15 +271,21 @@ class ClassBudget:
                     _local["spent"][k] = _local["spent"].get(k, 0.0) + cost
             return
         from ..backends.budget import BackendUnavailable, to_nano
-        item = (hold.hold_id or "-", to_nano(cost), hold.amount, hold.day, hold.month)
+        self._keeper.discard(hold.hold_id)
+        item = (hold.hold_id, hold.amount if unknown else to_nano(max(float(cost), 0.0)), hold.amount,
+                hold.day, hold.month)
         try:
             self._flush_pending()
             self._counters.settle(*item)
         except BackendUnavailable:
             with self._lock:
                 self._pending.append(item)   # the hold itself expires in Redis; the spend must not
+            _exit_flush.add(self)
 
     def _flush_pending(self):
+        if not self._imported:
+            self._imported = True
+            self._import_spooled()
         with self._lock:
             pending, self._pending = self._pending, []
         for i, item in enumerate(pending):
@@ -276,6 +295,93 @@ class ClassBudget:
                 with self._lock:
                     self._pending[:0] = pending[i:]
                 raise
+
+    @property
+    def pending(self):
+        """Settles waiting for the shared backend (spend booked while it was unreachable)."""
+        return len(self._pending)
+
+    def _spool_stem(self):
+        from ..monitoring.ledger import spool_dir
+        return os.path.join(spool_dir(), f"class-budget-{self.backend.config.namespace}")
+
+    def _import_spooled(self):
+        """Settles a previous kernel saved at exit while Redis was down: sent now (each counts once)."""
+        from ..monitoring import spool
+        with self._lock:
+            spool.import_into(self._spool_stem(), lambda rows: self._pending.extend(
+                (r["hold_id"], int(r["cost"]), int(r["amount"]), r["day"], r["month"]) for r in rows))
+
+    def flush_at_exit(self, timeout=EXIT_TIMEOUT_S):
+        """Send settles still waiting; what cannot reach Redis in `timeout` s is saved to a side file
+        that the next kernel using this backend sends (spend is never dropped)."""
+        from ..backends.budget import BackendUnavailable
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            self.backend.link.ping()
+            try:
+                self._flush_pending()
+            except BackendUnavailable:
+                time.sleep(0.2)
+        with self._lock:
+            left, self._pending = self._pending, []
+        if left:
+            from ..monitoring import spool
+            keys = ("hold_id", "cost", "amount", "day", "month")
+            where = spool.write(self._spool_stem(), [dict(zip(keys, item)) for item in left])
+            if where:
+                log.warning("%d class-budget settle(s) could not reach %s before exit; saved to %s and sent by "
+                            "the next kernel that uses it.", len(left), self.label, where)
+        return not left
+
+
+class _HoldKeeper:
+    """Renews this kernel's open class holds every third of their lifetime, so a call that runs past
+    HOLD_TTL_S (a long stream, record mode's retries) keeps its reservation. A kernel that dies stops
+    renewing and its holds expire as before."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self._open = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+
+    def add(self, hold_id):
+        with self._lock:
+            self._open.add(hold_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="glwork-class-holds", daemon=True)
+                self._thread.start()
+
+    def discard(self, hold_id):
+        with self._lock:
+            self._open.discard(hold_id)
+
+    def _run(self):
+        from ..backends.budget import BackendUnavailable
+        counters = self.budget._counters
+        while True:
+            self._wake.wait(max(counters.hold_ttl / 3.0, 0.05))
+            with self._lock:
+                ids = list(self._open)
+                if not ids:
+                    self._thread = None
+                    return
+            try:
+                counters.renew(ids)
+            except BackendUnavailable:
+                pass   # the link warned; tried again next round
+
+
+_exit_flush = set()    # class budgets with settles waiting for Redis
+
+
+@atexit.register
+def _flush_all_at_exit():
+    for budget in list(_exit_flush):
+        if budget._pending:
+            budget.flush_at_exit()
 
 
 class ClassHold:
@@ -308,15 +414,23 @@ def class_budget():
     return budget
 
 
+def spends_money(mode):
+    """True if a call in `mode` reaches a provider that bills it: live, or record against a provider.
+    Replay and the local backend (record --backend local included) cost nothing."""
+    if mode == "record":
+        from ..offline import record_backend
+        return record_backend() != "local"
+    return mode in (None, "live")
+
+
 def session_budget(cost_limit, mode=None):
     """The Budget a ChatSession reserves against: its cost_limit (may be None) plus the class budget
-    when a shared backend is configured (or, embedded, when a class limit is set), for calls that
-    spend real money (live / record modes; replay and the local model cost nothing)."""
-    shared = None
-    if mode in (None, "live", "record"):
-        candidate = class_budget()
-        if candidate.shared or candidate.has_limits:
-            shared = candidate
+    when a shared backend is configured (or, embedded, when a class limit is set). Which calls reserve
+    is decided per route at send time (see Runner._reserves): the class budget takes only routes that
+    spend money, so a live fallback behind a local primary is covered too. `mode` is not used (kept
+    for callers of the old signature)."""
+    candidate = class_budget()
+    shared = candidate if (candidate.shared or candidate.has_limits) else None
     if shared is None:
         return Budget(cost_limit) if cost_limit is not None else None
     return Budget(cost_limit, shared)

@@ -7,6 +7,7 @@ Client errors (400, 401, 404, context length) are raised: another provider would
 from dataclasses import dataclass, field
 
 from ..errors import ConfigurationError
+from ..security import MASK, redact, register_secret
 from ..providers import check_provider, default_model
 from .retry import is_retryable
 
@@ -17,9 +18,14 @@ ROUTE_OPTIONS = ("base_url", "api_key", "azure_endpoint", "api_version", "mode")
 class Route:
     provider: str
     model: str
-    options: dict = field(default_factory=dict)   # base_url, api_key, ... for this route only
-    adapter: object = None                         # built on first use
+    options: dict = field(default_factory=dict, repr=False)   # base_url, api_key, ...: may hold a key
+    adapter: object = field(default=None, repr=False)         # built on first use
     mode: str = None
+
+    def __repr__(self):
+        shown = {k: MASK if k == "api_key" else v for k, v in self.options.items()}
+        return redact(f"Route(provider={self.provider!r}, model={self.model!r}, mode={self.mode!r}, "
+                      f"options={shown!r})")
 
 
 def parse_fallbacks(fallback_provider=None, fallback_model=None, fallbacks=None):
@@ -34,7 +40,12 @@ def parse_fallbacks(fallback_provider=None, fallback_model=None, fallbacks=None)
         elif isinstance(item, (tuple, list)) and 1 <= len(item) <= 2:
             item = {"provider": item[0], "model": item[1] if len(item) > 1 else None}
         elif not isinstance(item, dict):
-            raise ConfigurationError(f"A fallback is a (provider, model) pair or a dict, not {item!r}.")
+            # Never echo the item: a misplaced api_key would land in the message.
+            what = f"a {len(item)}-item {type(item).__name__}" if isinstance(item, (tuple, list)) \
+                else f"a {type(item).__name__}"
+            raise ConfigurationError(
+                f"A fallback is a (provider, model) pair or a dict such as {{\"provider\": \"anthropic\", "
+                f"\"model\": \"claude-3-5-haiku-latest\", \"api_key\": ...}}, not {what}.")
         specs.append(dict(item))
     routes = []
     for spec in specs:
@@ -45,6 +56,7 @@ def parse_fallbacks(fallback_provider=None, fallback_model=None, fallbacks=None)
             raise ConfigurationError("A fallback needs a provider, e.g. fallback_provider='anthropic'.")
         provider = check_provider(spec["provider"])
         options = {k: spec[k] for k in ROUTE_OPTIONS if spec.get(k) is not None}
+        register_secret(options.get("api_key"))   # masked wherever it might show up later
         routes.append(Route(provider, spec.get("model") or default_model(provider), options))
     return routes
 

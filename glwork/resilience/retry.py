@@ -59,7 +59,12 @@ class RetryPolicy:
 
     def wait_for(self, exc, attempt):
         ra = getattr(exc, "retry_after", None)
-        return float(ra) if ra is not None else self.backoff(attempt)
+        try:
+            ra = float(ra)
+        except (TypeError, ValueError):
+            return self.backoff(attempt)
+        # A negative or NaN Retry-After must not reach sleep() (ValueError inside tenacity).
+        return max(ra, 0.0) if ra == ra else self.backoff(attempt)
 
     def should_retry(self, exc):
         if not is_retryable(exc):
