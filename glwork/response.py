@@ -59,6 +59,7 @@ class Completion:
     finish_reason: str
     request_id: str = None
     source: str = None   # "recorded" | "local" | "live"; None: the session derives it from the route's mode
+    latency_ms: float = None   # a replayed call's recorded latency (its replay takes milliseconds)
 
 
 SOURCES = ("recorded", "local", "live")

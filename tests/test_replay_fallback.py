@@ -142,3 +142,29 @@ def test_local_and_recorded_sources_differ_in_the_widget_footer():
     assert "recording" in source_label("recorded", "openai", "gpt-4o-mini")
     assert "local model qwen" in source_label("local", "openai", "qwen2.5-coder-1.5b-instruct")
     assert source_label("live", "anthropic", "claude").startswith("live")
+
+
+def test_replay_reports_the_recorded_latency_not_its_own(wire_server, cassettes, monkeypatch):
+    import time
+    wire_server.queue(*cassette("openai/chat_nonstream_basic.yaml"), *cassette("openai/chat_stream_include_usage.yaml"))
+    real_create = None
+
+    glwork.notebook("r7", mode="record", quiet=True)
+    s = ChatSession(provider="openai", base_url=wire_server.url + "/v1", api_key=KEY)
+    adapter = s._adapter
+    real_create = adapter.create
+    monkeypatch.setattr(adapter, "create", lambda req: (time.sleep(0.3), real_create(req))[1])
+    rec = s.send_message("Which ocean?")
+    "".join(s.stream_message("One word"))
+    offline.close_cassette()
+    wire_server.close()
+    assert rec.latency_ms >= 300
+    assert "x-glwork-latency-ms" in (cassettes / "r7.yaml").read_text()
+
+    glwork.notebook("r7", mode="replay", quiet=True)
+    s = ChatSession(provider="openai")
+    r = s.send_message("Which ocean?")
+    assert r.source == "recorded" and abs(r.latency_ms - rec.latency_ms) <= 1
+    assert s.get_response_time() == r.latency_ms
+    "".join(s.stream_message("One word"))
+    assert s.get_calls()[-1].latency_ms < 300 and s.get_calls()[-1].source == "recorded"

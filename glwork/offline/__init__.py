@@ -1,5 +1,6 @@
 """Offline-first plumbing: which endpoint a session talks to, and the notebook's cassette."""
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,8 @@ def _open_cassette(name, path, record):
     cassette = cm.__enter__()
     if record:
         _save_each_interaction(cassette)
+    else:
+        _remember_played(cassette)
     _open.update(name=name, cm=cm, cassette=cassette, path=path)
     config.set_cassette_active(True)
 
@@ -101,6 +104,40 @@ def _save_each_interaction(cassette):
         append(request, response)
         cassette._save(force=True)
     cassette.append = append_and_save
+
+
+LATENCY_HEADER = "x-glwork-latency-ms"   # the recorded call's latency, so a replay shows it, not its own
+_played = threading.local()
+
+
+def record_latency(latency_ms):
+    """Note the latency of the call just recorded on its interaction (record mode; else nothing)."""
+    cassette = _open.get("cassette")
+    if _open.get("mode") != "record" or cassette is None or not cassette.data:
+        return
+    response = cassette.data[-1][1]
+    response.setdefault("headers", {})[LATENCY_HEADER] = [f"{latency_ms:.0f}"]
+    cassette._save(force=True)
+
+
+def played_latency():
+    """The recorded latency (ms) of the last response replayed in this thread, once; None if unknown."""
+    value, _played.latency = getattr(_played, "latency", None), None
+    return value
+
+
+def _remember_played(cassette):
+    play = cassette.play_response
+
+    def play_and_remember(request):
+        response = play(request)
+        value = (response.get("headers") or {}).get(LATENCY_HEADER)
+        try:
+            _played.latency = float(value[0] if isinstance(value, list) else value) if value else None
+        except (TypeError, ValueError):
+            _played.latency = None
+        return response
+    cassette.play_response = play_and_remember
 
 
 def _backend_label():

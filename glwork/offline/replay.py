@@ -33,8 +33,11 @@ class ReplayAdapter:
         return self._local
 
     def create(self, req):
+        from . import played_latency
+        played_latency()   # forget any earlier call's
         try:
             completion = self.replayed.create(req)
+            completion.latency_ms = played_latency()
         except CassetteMissError:
             if config.replay_strict():
                 raise
@@ -47,12 +50,14 @@ class ReplayAdapter:
 
     def stream(self, req):
         """Yield text deltas, from the cassette or (on a miss) the local backend; return the Completion."""
+        from . import played_latency
+        played_latency()
         inner = self.replayed.stream(req)
         source = "recorded"
         try:
             first = next(inner)
         except StopIteration as stop:        # a recorded reply without text (tool calls only)
-            stop.value.source = source
+            stop.value.source, stop.value.latency_ms = source, played_latency()
             return stop.value
         except CassetteMissError:
             if config.replay_strict():
@@ -67,6 +72,9 @@ class ReplayAdapter:
         yield first
         completion = yield from inner
         completion.source = source
+        if source == "recorded":
+            from . import played_latency
+            completion.latency_ms = played_latency()
         return completion
 
     def error(self, exc, mid_stream=False):
