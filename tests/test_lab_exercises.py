@@ -52,3 +52,38 @@ def test_second_tool_wrong_attempts_fail_with_advice(attempt, advice):
 def test_a_check_called_wrongly_reads_as_advice_not_a_traceback():
     result = check("01.second_tool", session(EMISSIONS, GRID))
     assert not result.passed and "copy the check line" in str(result)
+
+
+def test_second_tool_not_started_is_todo():
+    result = check("01.second_tool", None, None)
+    assert result.status == "todo"
+
+
+def json_reply(text):
+    return ChatResponse(text)
+
+
+def test_json_numbers_solution_passes():
+    assert check("01.json_numbers", json_reply('{"company": "Siemens", "year": 2022, "emissions": 2300000}')).passed
+
+
+@pytest.mark.parametrize("text,advice", [
+    ('{"company": "Siemens", "emissions": 2.3}', "written out in full"),
+    ('{"company": "Siemens", "emissions": "2.3M"}', "not a number"),
+    ('{"company": "Siemens", "tonnes": 2300000}', "no 'emissions' key"),
+    ("Siemens emitted 2.3M tonnes", "not JSON"),
+])
+def test_json_numbers_wrong_attempts(text, advice):
+    result = check("01.json_numbers", json_reply(text))
+    assert not result.passed and advice in str(result)
+
+
+def test_grounded_solution_passes_and_shortcuts_fail():
+    from glwork.lab import fact_card
+    card = fact_card("ghg-scope3-07-employee-commuting") + " Answer from these facts only."
+    good = ChatResponse("Employee commuting covers emissions from the transportation of employees between their "
+                        "homes and their worksites, in vehicles not owned by the company.")
+    assert check("01.grounded", session(system_message=card), good).passed
+    assert "no fact card" in str(check("01.grounded", session(system_message="You are an expert."), good))
+    off_topic = ChatResponse("Paris is the capital of France.")
+    assert "shares almost no words" in str(check("01.grounded", session(system_message=card), off_topic))

@@ -37,9 +37,10 @@ def one_line(text, n=100):
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def fact_card(*doc_ids):
+def fact_card(*doc_ids, about=None):
     """The opening paragraph of corpus documents, with their source: a short, citable context to put in
-    a system message so a small model answers from the standard rather than from memory."""
+    a system message so a small model answers from the standard rather than from memory. `about`: take
+    the paragraphs (or list items) that mention this phrase instead of the opening one."""
     from ..rag.corpus import load_carbon_corpus
     docs = {d["id"]: d for d in load_carbon_corpus()}
     if not doc_ids:
@@ -51,6 +52,14 @@ def fact_card(*doc_ids):
             raise ValueError(f"No corpus document {doc_id!r}; ids look like {near or list(docs)[:5]}.")
         d = docs[doc_id]
         paragraphs = [p.strip() for p in d["content"].split("\n\n") if p.strip()]
-        body = paragraphs[1] if len(paragraphs) > 1 else paragraphs[0]
-        parts.append(f"{paragraphs[0]}: {body} (source: data/carbon-corpus/{d['metadata']['file']})")
+        title = paragraphs[0].lstrip("# ")
+        if about:
+            pieces = [line.strip(" -") for p in paragraphs[1:] for line in p.split("\n")
+                      if about.lower() in line.lower()]
+            if not pieces:
+                raise ValueError(f"{doc_id} never mentions {about!r}.")
+            body = " ".join(pieces)
+        else:
+            body = paragraphs[1] if len(paragraphs) > 1 else paragraphs[0]
+        parts.append(f"{title}: {body} (source: data/carbon-corpus/{d['metadata']['file']})")
     return "\n".join(parts)

@@ -19,6 +19,7 @@ _LAZY = {
     "ClassBudget": "glwork.resilience.budget",
     "SemanticCacheManager": "glwork.cache",
     "Scope": "glwork.cache",
+    "client_kwargs": "glwork.offline",
 }
 
 

@@ -193,6 +193,15 @@ def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=
     return {**opts, "base_url": url + ("/v1" if provider == "openai" else ""), "api_key": key}
 
 
+def client_kwargs(provider):
+    """Arguments for the provider's own SDK client (`openai.OpenAI(**client_kwargs("openai"))`) that point
+    it where a ChatSession would go now: nothing in live mode (the SDK reads its environment variables),
+    the notebook's recording in replay mode, the local backend in local mode. For showing raw SDK calls;
+    they get none of ChatSession's fallbacks (a replay miss is the SDK's connection error)."""
+    from ..providers import check_provider
+    return {k: v for k, v in connection(check_provider(provider)).items() if v}
+
+
 def adapter(provider, mode, timeout, api_version=None, default_headers=None, base_url=None, api_key=None,
             azure_endpoint=None):
     """The provider adapter a session uses in `mode`. In replay mode it replays the cassette and

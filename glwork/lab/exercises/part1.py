@@ -12,6 +12,9 @@ def _tools(session):
 def second_tool(found, session, response):
     from ...response import ChatResponse
     from ...session import ChatSession
+    if session is None:
+        found.todo("no session yet: make one with your second tool and send it a question")
+        return
     if not isinstance(session, ChatSession):
         found.fail(f"the first argument is a {type(session).__name__}, not the ChatSession you made: "
                    f"check('01.second_tool', session, response)")
@@ -45,3 +48,63 @@ def second_tool(found, session, response):
             found.ok(f"the model called your tool: {called.name}({called.arguments})")
             if session.tool_choice == called.name:
                 found.info("you forced the call with tool_choice; try tool_choice=None: does the model still pick it?")
+
+
+@exercise("01.json_numbers", "get JSON whose numbers a program can use")
+def json_numbers(found, response, expected_tonnes=2_300_000):
+    import json
+    from ...response import ChatResponse
+    if response is None:
+        found.todo("no reply yet: send the extraction request in JSON mode")
+        return
+    if not isinstance(response, ChatResponse):
+        found.fail("pass the reply of session.send_message(...), the ChatResponse itself")
+        return
+    try:
+        data = json.loads(response)
+    except ValueError:
+        found.fail("the reply is not JSON: create the session with response_format={'type': 'json_object'}")
+        return
+    if not isinstance(data, dict) or "emissions" not in data:
+        found.fail(f"the JSON has no 'emissions' key ({sorted(data) if isinstance(data, dict) else data!r}): "
+                   f"name the keys you want in the system message")
+        return
+    value = data["emissions"]
+    if isinstance(value, str):
+        found.fail(f"emissions is the text {value!r}, not a number: ask for a JSON number")
+    elif not isinstance(value, (int, float)) or isinstance(value, bool):
+        found.fail(f"emissions is {value!r}: ask for a plain number of tonnes")
+    elif value != expected_tonnes:
+        found.fail(f"emissions is {value:g}, not {expected_tonnes:,}: ask for tonnes written out in full "
+                   f"(2.3M tonnes = {expected_tonnes}), not in millions")
+    else:
+        found.ok(f"emissions is {value:,} tonnes, a number a program can add up")
+
+
+@exercise("01.grounded", "ground a question of your own in the corpus")
+def grounded(found, session, response):
+    import re
+    from ...session import ChatSession
+    if session is None or response is None:
+        found.todo("no session or reply yet: put a fact card in the system message and ask your question")
+        return
+    if not isinstance(session, ChatSession):
+        found.fail("the first argument should be your ChatSession")
+        return
+    card = session.system_message or ""
+    if "(source: data/carbon-corpus/" not in card:
+        found.fail("the system message holds no fact card: system_message=fact_card('ghg-scope3-07-employee-"
+                   "commuting') + ' Answer from these facts only.'")
+        return
+    found.ok("the system message carries a fact card with its source")
+    if "only" not in card.lower():
+        found.warn("tell the model to answer from these facts only, or it may still answer from memory")
+    stop = {"the", "and", "for", "from", "that", "with", "this", "are", "which", "their", "such", "into",
+            "emissions", "scope", "source", "data", "carbon", "corpus"}
+    words = lambda t: {w for w in re.findall(r"[a-z]{4,}", t.lower()) if w not in stop}  # noqa: E731
+    shared = words(str(response)) & words(card)
+    if len(shared) < 3:
+        found.fail(f"the answer shares almost no words with the fact card ({', '.join(sorted(shared)) or 'none'}): "
+                   f"ask about what the card says, and say 'answer from these facts only'")
+    else:
+        found.ok(f"the answer uses the card's terms ({', '.join(sorted(shared)[:6])})")
