@@ -38,9 +38,14 @@ models: $(STAMP)
 	$(BIN)/glwork models install || \
 		echo "WARNING: the local chat models did not install; the local backend will use its extractive fallback. Retry: $(BIN)/glwork models install"
 
-setup: $(STAMP) models
+# JupyterLab's own settings for this kit (the venv's, not the user's): no news prompt, no update checks.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): binder/lab-settings/overrides.json $(STAMP)
+	mkdir -p $(dir $@) && cp $< $@
 
-lab: $(STAMP) models
+setup: $(STAMP) models $(LAB_SETTINGS)
+
+lab: $(STAMP) models $(LAB_SETTINGS)
 	cd $(NOTEBOOKS) && ../$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
@@ -71,7 +76,7 @@ browser:
 		$$SUDO apt-get update -q && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
 
-e2e: $(E2E_STAMP) models browser
+e2e: $(E2E_STAMP) models browser $(LAB_SETTINGS)
 	mkdir -p build/screenshots
 	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_CHROMIUM=$$(command -v chromium) \
 		$(BIN)/python -m pytest -p no:cacheprovider -m e2e tests/e2e
