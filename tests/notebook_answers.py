@@ -1,4 +1,5 @@
 """Reading notebooks' model answers and the expectations their cells carry (see glwork.lab.answers)."""
+import html
 import json
 import re
 from pathlib import Path
@@ -7,7 +8,8 @@ from glwork.lab.answers import check_answer, validate
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 # A cell that asks a model something (widgets answer only live, so they are not read here).
-CALLS_MODEL = re.compile(r"\.(send_message|stream_message|send_tool_result|query|ask|execute_with_input|run)\(")
+CALLS_MODEL = re.compile(r"\.(send_message|stream_message|send_tool_result|send|query|ask|execute_with_input|run)\(")
+_TAG = re.compile(r"<[^>]+>")
 
 
 def notebooks():
@@ -20,9 +22,10 @@ def output_text(cell):
         if "text" in o:
             out.append(o["text"] if isinstance(o["text"], str) else "".join(o["text"]))
         data = o.get("data", {})
-        for key in ("text/plain", "text/markdown"):
+        for key in ("text/plain", "text/markdown", "text/html"):   # a widget's answers are in its HTML snapshot
             if key in data:
-                out.append(data[key] if isinstance(data[key], str) else "".join(data[key]))
+                text = data[key] if isinstance(data[key], str) else "".join(data[key])
+                out.append(html.unescape(_TAG.sub(" ", text)) if key == "text/html" else text)
     return "".join(out)
 
 

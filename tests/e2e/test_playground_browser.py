@@ -9,31 +9,17 @@ autosave never touches the repository), runs every cell, then:
 Screenshots land in build/screenshots/. No browser is downloaded: Chromium is Debian's package
 (`make e2e` installs it), Playwright only drives it.
 """
-import os
 import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+
+from lab_harness import CHROMIUM_FLAGS, SHOTS, chromium, jupyterlab, news_prompt_shown, open_notebook, run_all, shot
 
 try:
     from playwright.sync_api import expect
 except ImportError:   # reported by the test itself
     expect = None
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "build" / "screenshots"
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run"]
-KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN",
-        "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AZURE_OPENAI_ENDPOINT", "SLACK_WEBHOOK_URL")
 QUESTION = "What is a carbon offset? One sentence."
 RUN_ALL_S = 900        # MiniLM load, the cache, 149 chunks embedded, on a busy 2-core machine
 REPLY_S = 600          # the local model loads, then answers (the first time ~30-60 s)
@@ -41,75 +27,10 @@ REPLY_S = 600          # the local model loads, then answers (the first time ~30
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 
-def chromium():
-    path = os.environ.get("GLWORK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("Debian's chromium is not installed: `make e2e` installs it (apt-get install chromium); "
-                    "or point GLWORK_CHROMIUM at a Chromium binary. Playwright's own browser download is not used.")
-    return path
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 with a token, fresh config/data/runtime dirs, over a copy of the kit's notebook."""
-    tmp = tmp_path_factory.mktemp("lab")
-    work = tmp / "kit"
-    (work / "notebooks").mkdir(parents=True)
-    (work / "cassettes").mkdir()
-    shutil.copy(ROOT / "notebooks" / "playground.ipynb", work / "notebooks")
-    shutil.copy(ROOT / "cassettes" / "playground.yaml", work / "cassettes")
-    settings = tmp / "lab-settings"
-    # Every cell in the DOM (no virtual scrolling), no news pop-up, no autosave.
-    write(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
-          '{"windowingMode": "none"}')
-    write(settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
-          '{"fetchNews": "false", "checkForUpdates": false}')
-    write(settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings", '{"autosave": false}')
-    token = secrets.token_hex(16)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in KEYS and not k.startswith("GLWORK_")}
-    env.update(JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), GLWORK_LEDGER=str(tmp / "ledger.sqlite3"),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(ROOT / "build" / "e2e-jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"JupyterLab did not start (see build/e2e-jupyterlab.log); exit code {proc.poll()}")
-                time.sleep(0.5)
-        yield {"url": url, "token": token}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with jupyterlab(tmp_path_factory.mktemp("lab"), ["playground"], "e2e-jupyterlab.log") as server:
+        yield server
 
 
 def updates(page):
@@ -133,12 +54,6 @@ def expect_drawn(page):
                                ".querySelectorAll(sel).length >= least", arg=[n, marks, least], timeout=30_000)
 
 
-def shot(page, locator, name):
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)   # let plotly finish drawing
-    page.screenshot(path=str(SHOTS / name))
-
-
 def test_playground_in_jupyterlab(lab):
     try:
         from playwright.sync_api import sync_playwright
@@ -150,13 +65,8 @@ def test_playground_in_jupyterlab(lab):
         console = []
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
         try:
-            page.goto(f"{lab['url']}/lab/tree/notebooks/playground.ipynb?token={lab['token']}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
-            expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=120_000)
-
-            # Run ▸ Run All Cells, and wait for the last cell's output.
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            open_notebook(page, lab, "playground")
+            run_all(page)
             expect(page.locator(".jp-OutputArea-output", has_text="calls in the ledger:")).to_be_visible(
                 timeout=RUN_ALL_S * 1000)
             expect(page.locator(".glw-rag-table")).to_be_visible()
@@ -182,7 +92,8 @@ def test_playground_in_jupyterlab(lab):
                 page.locator(".glw-chat .glw-error-box").first.text_content()
             reply = page.locator(".glw-chat .glw-reply").last.text_content().strip()
             assert len(reply) > 5, f"empty reply: {reply!r}"
-            assert "answered by openai / " in footers.last.text_content()
+            assert "answered now by the local model" in footers.last.text_content()
+            assert not news_prompt_shown(page)   # the kit's own lab settings switch it off
             shot(page, page.locator(".glw-chat"), "02-chat-reply.png")
 
             # The dashboards redrew after that call (cache lookup, ledger row, provider request).
