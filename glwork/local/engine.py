@@ -253,6 +253,11 @@ class LlamaEngine:
         yield "done", GenResult(text, [], fin, pt, ct)
 
     def prompt_tokens(self, req):
+        # On the worker thread, like generation: a Llama is not thread-safe, and /count_tokens
+        # arrives on an HTTP thread while another request may be generating.
+        return self._call(lambda: self._prompt_tokens(req))
+
+    def _prompt_tokens(self, req):
         with_tools = bool(req.tools) and req.tool_choice != "none"
         return self.count_tokens(self.prompt_text(req, with_tools) + (req.prefill or ""))
 

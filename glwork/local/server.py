@@ -29,6 +29,9 @@ API_ROUTES = [
     ("POST", r"/(?:v1/)?messages/count_tokens", "anthropic", anthropic_wire.count_tokens),
 ]
 API_ROUTES = [(m, re.compile(p + "$"), prov, fn) for m, p, prov, fn in API_ROUTES]
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+MAX_BODY_BYTES = 10 * 1024 * 1024     # far above any prompt the local model (4k context) can take
+BODY_TIMEOUT_S = 30.0
 _ID_HEADER = {"openai": "x-request-id", "azure": "apim-request-id", "anthropic": "request-id"}
 _BROKEN_JSON = b'{"id": "glwork-malformed", "object": "chat.completion", "choices": [{"ind'
 _BROKEN_SSE = {
@@ -172,13 +175,13 @@ class LocalServer:
     def handle(self, h, method):
         path, _, query = h.path.partition("?")
         path = path.rstrip("/") or "/"
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
         route = next(((prov, fn) for m, rx, prov, fn in API_ROUTES
                       if m == method and rx.match(path)), None)
         provider = route[0] if route else _guess_provider(path, h.headers)
         rid = request_id(provider)
         try:
+            _check_host(h)
+            raw = _read_body(h)
             if route:
                 reply = self._api(h, path, raw, route, rid)
             elif path == "/_glwork/faults":
@@ -220,6 +223,7 @@ class LocalServer:
                             if provider == "anthropic" else
                             "We could not parse the JSON body of your request. The API expects a "
                             "JSON object.")
+        _check_shapes(body)
         call = Call(provider, body, h.headers, self)
         reply = fn(call)
         if reply is not None:
@@ -340,6 +344,76 @@ class LocalServer:
         elif method != "GET":
             raise WireError(405, f"{method} is not allowed on /_glwork/faults")
         return Reply(200, self.faults.snapshot())
+
+
+def _check_host(h):
+    """Refuse a request not addressed to the loopback name: a web page can make a browser send
+    requests to 127.0.0.1 under its own host name (DNS rebinding); those carry that name."""
+    host = (h.headers.get("Host") or "").strip().lower()
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 \
+        else host
+    if name not in LOOPBACK_NAMES:
+        h.close_connection = True
+        raise WireError(403, f"The glwork local backend answers only requests addressed to 127.0.0.1, localhost "
+                             f"or [::1] (this one named host {host[:80]!r}). Use the URL glwork.local.url() "
+                             f"gives.", "permission_error")
+
+
+def _read_body(h):
+    """The request body, or a WireError (the connection is then closed: its framing is unknown)."""
+    raw = h.headers.get("Content-Length")
+    if raw is None:
+        if h.headers.get("Transfer-Encoding"):
+            h.close_connection = True
+            raise WireError(411, "The local backend needs a Content-Length header (chunked request bodies "
+                                 "are not accepted).")
+        return b""
+    raw = raw.strip()
+    if not raw.isdigit():
+        h.close_connection = True
+        raise WireError(400, f"Content-Length must be a whole number of bytes, got {raw[:40]!r}.")
+    length = int(raw)
+    if length > MAX_BODY_BYTES:
+        h.close_connection = True
+        raise WireError(413, f"The request body is {length:,} bytes; the local backend accepts at most "
+                             f"{MAX_BODY_BYTES:,}. Send fewer or shorter messages.", "request_too_large")
+    if not length:
+        return b""
+    h.connection.settimeout(BODY_TIMEOUT_S)   # a client that never sends its body frees the thread
+    try:
+        data = h.rfile.read(length)
+    except (TimeoutError, socket.timeout):
+        data = b""
+    finally:
+        h.connection.settimeout(None)
+    if len(data) < length:
+        h.close_connection = True
+        raise WireError(400, f"The request body ended after {len(data)} of {length} bytes (Content-Length).")
+    return data
+
+
+# Fields the wire modules read as objects or lists: another type is the client's error (400),
+# not a crash (500, which the SDKs would retry).
+_SHAPES = {"response_format": dict, "stream_options": dict, "output_config": dict, "output_format": dict,
+           "metadata": dict, "messages": list, "tools": list, "stop_sequences": list}
+
+
+def _check_shapes(body):
+    for name, kind in _SHAPES.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise WireError(400, f"Invalid type for '{name}': expected {'an object' if kind is dict else 'an array'}, "
+                                 f"got {type(value).__name__}.", "invalid_request_error", name)
+    fmt = body.get("response_format") or {}
+    if fmt.get("json_schema") is not None and not isinstance(fmt["json_schema"], dict):
+        raise WireError(400, "Invalid type for 'response_format.json_schema': expected an object.",
+                        "invalid_request_error", "response_format.json_schema")
+    for i, m in enumerate(body.get("messages") or []):
+        calls = m.get("tool_calls") if isinstance(m, dict) else None
+        if calls is not None and not (isinstance(calls, list) and all(
+                isinstance(c, dict) and isinstance(c.get("function") or {}, dict) for c in calls)):
+            raise WireError(400, f"Invalid 'messages[{i}].tool_calls': expected an array of objects with a "
+                                 f"'function' object.", "invalid_request_error", f"messages[{i}].tool_calls")
 
 
 def _chunk(data):
