@@ -287,7 +287,7 @@ class _Writer:
             if path not in self._warned:
                 self._warned.add(path)
                 log.warning("%d call(s) could not be written to the cost ledger %s yet (%s); they are kept and "
-                            "retried every %.0f s (saved to a side file at exit if it stays unwritable).",
+                            "retried every %g s (saved to a side file at exit if it stays unwritable).",
                             len(rows), path, exc, RETRY_S)
             return False
         if path in self._warned:
