@@ -1,221 +1,210 @@
-"""`grade_homework(agent)`: scores the homework's document Q&A agent, requirement by requirement.
+"""`grade_homework(DocumentQAAgent)`: scores the homework's document Q&A agent on what it does.
 
-Requirements (25 points each): index 10+ documents with RAGEngine; answer questions; semantic
-caching; track and report costs. Bonuses (5 each): hybrid search, citation mode, multi-provider
-fallback. The grader asks the agent three questions (a question, a paraphrase of it, another
-question), so it costs two LLM calls. Nothing raises: a missing piece scores 0 and says why.
+Rubric (the workshop text's homework; scoring.py says how each line is measured): index 10+
+documents with RAGEngine, answer questions, semantic caching, track and report costs (25 each);
+bonus: hybrid search, citation mode, multi-provider fallback (5 each).
+
+The grader builds the agent, runs its setup() (counting what it indexes), then asks held-out
+questions about documents it indexed (questions.py): question A, A in other words, question B, B
+in other words, and question C with a fault injected on the primary provider (the local
+backend's fault script). Three answers need the LLM, more if the cache misses. Nothing raises:
+a missing piece scores 0 and says why. The kit's reference agent is refused.
+
+On the local backend the grader answers with the extractive engine: it quotes the passages the
+agent put in its prompt, so "grounded" measures the learner's retrieval and prompt, the same on
+every run, rather than the wording of a 0.5B model (which stated the fact for 4 of 10 questions
+with a correct solution's prompt). Live sessions answer with the live model.
 """
-import math
+import contextlib
+import os
 
-from .probe import ask, describe, is_number
-from .report import Grade, GradeItem
+from .probe import describe
+from .questions import as_question, pick
+from .homework_grade import HomeworkGrade, HomeworkItem
+from .scoring import (is_hit, score_answers, score_caching, score_citations, score_costs, score_fallback,
+                      score_hybrid, score_index)
+from .watch import Watch
 
 INDEX, ANSWERS, CACHING, COSTS = ("Index 10+ documents (RAGEngine)", "Answer questions",
                                   "Semantic caching", "Track and report costs")
 HYBRID, CITATIONS, FALLBACK = "Hybrid search", "Citation mode", "Multi-provider fallback"
+KEYS = {INDEX: "index", ANSWERS: "answers", CACHING: "caching", COSTS: "costs", HYBRID: "hybrid",
+        CITATIONS: "citations", FALLBACK: "fallback"}
+FAULT = 503   # the primary provider is unavailable: retried, then the session falls back
+REFERENCE = ("this is the kit's reference agent (glwork.agents.CarbonQAAgent{}): the homework is your own "
+             "Agent subclass, written in the notebook; it may use RAGEngine, ChatSession and "
+             "SemanticCacheManager, not the reference solution")
 
 
-def grade_homework(agent, question="What are Scope 1 emissions?", paraphrase="What is Scope 1?",
-                   other_question="What are Scope 2 emissions?"):
-    """Grade `agent` (an Agent taking {"query": ...}); returns a `Grade` (Jupyter shows the table).
+class Refused(Exception):
+    """A submission the grader does not score (the kit's reference agent)."""
 
-    For documents other than the carbon corpus, pass a `question` they answer, a `paraphrase` of it
-    (same meaning, other words: the cache should serve it) and an `other_question` that must not
-    get the first answer.
+
+def grade_homework(agent, questions=None, seed=None, engine="extractive"):
+    """Grade `agent`: your Agent subclass (the grader builds it with no arguments) or an instance of it.
+    Returns a `HomeworkGrade` (Jupyter shows the table; `grade.points("caching")` gives one line's points).
+
+    questions: for documents other than the carbon corpus, at least three dicts {"question",
+        "paraphrase" (same meaning, other words), "doc" (id of the document with the answer),
+        "require_all"/"forbid" (regexes the answer must / must not match)}.
+    seed: picks other questions of the pool (default: $GLWORK_HOMEWORK_SEED, else the pool's order).
+    engine: the local backend's engine while grading ("extractive"; None: whatever it runs, e.g. the
+        local model).
     """
-    items = {name: GradeItem(name, 0, 25) for name in (INDEX, ANSWERS, CACHING, COSTS)}
-    items.update({name: GradeItem(name, 0, 5, bonus=True) for name in (HYBRID, CITATIONS, FALLBACK)})
+    items = [HomeworkItem(name, 0, 25, key=KEYS[name]) for name in (INDEX, ANSWERS, CACHING, COSTS)]
+    items += [HomeworkItem(name, 0, 5, bonus=True, key=KEYS[name]) for name in (HYBRID, CITATIONS, FALLBACK)]
+    grade = HomeworkGrade(items)
+    pool = [as_question(q) for q in questions] if questions is not None else None
+    if pool is not None and len(pool) < 3:
+        raise ValueError("grade_homework(questions=...) needs at least three questions.")
+    seed = seed if seed is not None else os.environ.get("GLWORK_HOMEWORK_SEED") or None
     try:
-        _grade(agent, items, question, paraphrase, other_question)
+        with Watch() as watch, _local_engine(engine):
+            _grade(_build(agent, grade), grade, watch, pool, seed)
+    except Refused as exc:
+        return HomeworkGrade([HomeworkItem(i.name, 0, i.max_points, [], i.bonus, i.key) for i in items],
+                             refused=str(exc))
+    except _Stop:
+        pass
     except Exception as exc:   # the attendee's bug becomes a note, never a traceback
-        items[ANSWERS].notes.append(f"grading stopped on an error from your code: {describe(exc)}")
-    for item in items.values():
+        grade[ANSWERS].notes.append(f"grading stopped on an error: {describe(exc)}")
+    if not grade[ANSWERS].notes:
+        grade[ANSWERS].notes.append("needs indexed documents first (see Index 10+ documents)")
+    for item in grade.items:
         if not item.notes:
             item.notes.append("not attempted" if item.bonus else "needs answers first (see Answer questions)")
-    return Grade(list(items.values()))
+    return grade
 
 
-def _part(agent, kind):
-    """The agent's component of class `kind`: self.rag / self.session / self.cache, or any attribute."""
-    for value in vars(agent).values():
-        if isinstance(value, kind):
-            return value
-    return None
+class _Stop(Exception):
+    pass
 
 
-def _grade(agent, items, question, paraphrase, other_question):
-    from ..agents import Agent
-    from ..cache import SemanticCacheManager
-    from ..rag.engine import RAGEngine
-    from ..session import ChatSession
-    if agent is None or isinstance(agent, type) or not isinstance(agent, Agent):
-        what = "nothing" if agent is None else "a class, not an agent" if isinstance(agent, type) \
-            else f"a {type(agent).__name__}, not an Agent"
-        items[ANSWERS].notes.append(f"grade_homework got {what}: pass an instance of your Agent subclass")
-        return
-    if not getattr(agent, "_ready", False):
+@contextlib.contextmanager
+def _local_engine(engine):
+    """GLWORK_LOCAL_ENGINE=engine while grading (the local backend follows it per request)."""
+    old = os.environ.get("GLWORK_LOCAL_ENGINE")
+    if engine:
+        os.environ["GLWORK_LOCAL_ENGINE"] = engine
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("GLWORK_LOCAL_ENGINE", None)
+        else:
+            os.environ["GLWORK_LOCAL_ENGINE"] = old
+
+
+def _build(agent, grade):
+    from ..agents import Agent, CarbonQAAgent
+    if isinstance(agent, type) and issubclass(agent, CarbonQAAgent) or isinstance(agent, CarbonQAAgent):
+        cls = agent if isinstance(agent, type) else type(agent)
+        raise Refused(REFERENCE.format("" if cls is CarbonQAAgent else f", subclassed as {cls.__name__}"))
+    if isinstance(agent, type) and issubclass(agent, Agent):
         try:
-            agent.setup()
+            return agent()
         except Exception as exc:
-            items[INDEX].notes.append(f"setup() raised {describe(exc)}")
-            return
-    rag, session = _part(agent, RAGEngine), _part(agent, ChatSession)
-    cache = _part(agent, SemanticCacheManager)
-    _grade_index(rag, items[INDEX])
-
-    first, err = ask(agent, question)
-    if not _grade_answer(first, err, question, items[ANSWERS]):
-        return
-    calls = _calls(session)
-    again, err = ask(agent, paraphrase)
-    new_calls = _calls(session) - calls
-    other, err2 = ask(agent, other_question)
-    runs = [r for r in (first, again, other) if isinstance(r, dict)]
-    _grade_cache(agent, items[CACHING], cache, session, question, paraphrase, other_question,
-                 again, err, new_calls, other, err2, runs)
-    _grade_costs(agent, items[COSTS], session, runs)
-    _grade_bonus(rag, session, runs, items)
+            grade[ANSWERS].notes.append(f"{agent.__name__}() failed: {describe(exc)} (the grader builds your "
+                                        f"agent with no arguments)")
+            raise _Stop from exc
+    if not isinstance(agent, Agent):
+        what = "nothing" if agent is None else f"a {type(agent).__name__}"
+        grade[ANSWERS].notes.append(f"grade_homework got {what}: pass your Agent subclass (or an instance)")
+        raise _Stop
+    return agent
 
 
-def _grade_index(rag, item):
-    if rag is None:
-        item.notes.append("no RAGEngine on the agent: create one in setup() (self.rag = RAGEngine(...)) and "
-                          "index your documents")
-        return
-    docs = len(rag)
-    if docs >= 10:
-        item.points = 25
-        item.notes.append(f"{docs} documents in {rag.stats()['chunks']} chunks")
-    elif docs:
-        item.points = 10
-        item.notes.append(f"only {docs} documents indexed: index at least 10")
-    else:
-        item.points = 5
-        item.notes.append("a RAGEngine exists but holds no documents: call rag.index_documents([...])")
-
-
-def _grade_answer(result, err, question, item):
-    if err:
-        item.notes.append(f"{question!r} failed: {err}")
-        return False
-    if result is None:
-        item.notes.append("execute() returns nothing yet: return a dict with the answer and its sources")
-        return False
-    if not isinstance(result, dict):
-        item.points = 5 if str(result).strip() else 0
-        item.notes.append(f"execute() returned a {type(result).__name__}: return a dict with 'answer' and 'sources'")
-        return False
-    if isinstance(result.get("answer"), str) and result["answer"].strip():
-        item.points += 15
-        item.notes.append(f"answered {question!r}")
-    else:
-        item.notes.append("the result has no answer text ('answer')")
-    sources = result.get("sources")
-    if isinstance(sources, list) and sources and all(isinstance(s, dict) and "id" in s for s in sources):
-        item.points += 10
-        item.notes.append(f"{len(sources)} sources: {', '.join(str(s['id']) for s in sources)}")
-    else:
-        item.notes.append("no sources: return the retrieved passages as 'sources' (each with an 'id')")
-    return True
-
-
-def _calls(session):
+def _grade(agent, grade, watch, pool, seed):
+    from ..rag.engine import RAGEngine
+    first_run = len(agent.history)
     try:
-        return len(session.get_calls())
-    except Exception:
-        return 0
-
-
-def _grade_cache(agent, item, cache, session, question, paraphrase, other_question, again, err, new_calls,
-                 other, err2, runs):
-    hooked = session is not None and getattr(session, "_cache", None) is not None
-    if cache is None and not hooked:
-        item.notes.append("no SemanticCacheManager on the agent (nor ChatSession(semantic_cache=True))")
-    if err:
-        item.notes.append(f"{paraphrase!r} failed: {err}")
-        return
-    flagged = isinstance(again, dict) and bool(again.get("cached"))
-    served = flagged or (session is not None and new_calls == 0)
-    if served:
-        item.points += 15
-        item.notes.append(f"{paraphrase!r} was served from the cache")
-        if not isinstance(again, dict) or "cached" not in again:
-            item.notes.append("(the result does not say so: add 'cached': True/False)")
-        if isinstance(again, dict) and again.get("cost") == 0:
-            item.points += 5
-        else:
-            item.notes.append("a cache hit should report 'cost': 0")
-    else:
-        repeat, _ = ask(agent, question)
-        if isinstance(repeat, dict) and repeat.get("cached"):
-            item.points += 8
-            item.notes.append(f"only the exact question is cached; {paraphrase!r} (same meaning) missed: "
-                              f"look answers up by meaning with SemanticCacheManager")
-            runs.append(repeat)
-        else:
-            item.notes.append(f"{paraphrase!r} (the same question in other words) was answered again, not "
-                              f"from a cache")
-    if err2:
-        item.notes.append(f"{other_question!r} failed: {err2}")
-    elif isinstance(other, dict) and other.get("cached"):
-        item.notes.append(f"{other_question!r} got a cached answer to another question (a false hit)")
-    elif served:
-        item.points += 5
-        item.notes.append(f"{other_question!r} was not served the wrong answer")
-
-
-def _grade_costs(agent, item, session, runs):
-    if runs and all(is_number(r.get("cost")) for r in runs):
-        item.points += 5
-        item.notes.append("every answer reports its cost")
-    else:
-        item.notes.append("each result should carry 'cost' (dollars)")
-    if runs and all(isinstance(r.get("tokens"), int) for r in runs):
-        item.points += 5
-        item.notes.append("and its tokens")
-    else:
-        item.notes.append("each result should carry 'tokens'")
-    report_fn = getattr(agent, "cost_report", None)
-    if not callable(report_fn):
-        item.notes.append("no cost_report() method: return the total cost, queries, cache hits and tokens")
-        return
-    try:
-        report = report_fn()
+        watch.setup(agent)
+    except NotImplementedError:
+        grade[INDEX].notes.append("setup() is not written yet (replace '# YOUR CODE HERE' and the "
+                                  "NotImplementedError with your code)")
     except Exception as exc:
-        item.notes.append(f"cost_report() raised {describe(exc)}")
-        return
-    if not isinstance(report, dict):
-        item.notes.append(f"cost_report() returned a {type(report).__name__}: return a dict")
-        return
-    item.points += 10
-    total = next((report[k] for k in ("total_cost", "total", "cost") if is_number(report.get(k))), None)
-    if total is None:
-        item.notes.append("cost_report() has no 'total_cost'")
-        return
-    candidates = [sum(r.output.get("cost") or 0 for r in agent.history
-                      if isinstance(r.output, dict) and is_number(r.output.get("cost"))
-                      and not math.isnan(r.output.get("cost")))]
-    if session is not None:
-        candidates.append(float(session.get_cost()))
-    if any(math.isclose(total, c, rel_tol=0.01, abs_tol=1e-6) for c in candidates):
-        item.points += 5
-        item.notes.append(f"cost_report(): total ${total:.4f}")
-    else:
-        item.notes.append(f"cost_report() says ${total:.4f}, but the answers cost ${candidates[0]:.4f}")
+        grade[INDEX].notes.append(f"setup() raised {describe(exc)}")
+    _refuse_composed(agent)
+    engines = [v for v in vars(agent).values() if isinstance(v, RAGEngine)]
+    rag = next((e for e in engines if id(e) in watch.indexed), engines[0] if engines else None)
+    indexed = watch.indexed.get(id(rag), {})
+    score_index(grade[INDEX], rag, indexed)
+    if rag is None or not len(rag):
+        raise _Stop
+    known = set(indexed) or set(getattr(rag, "_docs", {}))
+    qa, qb, qc = pick(known, 3, seed, pool)
+
+    a = watch.ask(agent, qa.question)
+    _refuse_delegation(watch)
+    if not a.ok:
+        grade[ANSWERS].notes.append(f"{qa.question!r} failed: {a.error}" if a.error else
+                                    "execute() returns nothing yet: return a dict with the answer and its sources"
+                                    if a.result is None else
+                                    f"execute() returned a {type(a.result).__name__}: return a dict")
+        raise _Stop
+    a2 = watch.ask(agent, qa.paraphrase)
+    repeat = None if is_hit(a2, a) else watch.ask(agent, qa.question)
+    b = watch.ask(agent, qb.question)
+    b2 = watch.ask(agent, qb.paraphrase)
+    c, primary, injected, consumed = _ask_with_fault(agent, watch, qc.question, a, grade[FALLBACK])
+    _refuse_delegation(watch)
+    asked = [(qa, a), (qb, b)]
+    score_answers(grade[ANSWERS], asked, known)
+    by = sorted({f"{e.get('provider')}/{e['record'].model} ({e.get('mode')})" for r in (a, b) for e in r.calls})
+    if by:
+        grade[ANSWERS].notes.append("answered by " + ", ".join(by))
+    score_caching(grade[CACHING], [(a2, a), (b2, b)], repeat, b, a)
+    runs = [r for r in (a, a2, repeat, b, b2, c) if r is not None]
+    score_costs(grade[COSTS], agent, runs, first_run)
+    score_hybrid(grade[HYBRID], [a, b], rag)
+    score_citations(grade[CITATIONS], asked)
+    score_fallback(grade[FALLBACK], c, primary, injected, consumed)
 
 
-def _grade_bonus(rag, session, runs, items):
-    if rag is not None and rag.search_type == "hybrid":
-        items[HYBRID].points = 5
-        items[HYBRID].notes.append(f"hybrid search (alpha={rag.alpha})")
-    cited = [r for r in runs if r.get("citations")]
-    if cited:
-        items[CITATIONS].points = 5
-        items[CITATIONS].notes.append(f"answers carry citations, e.g. {cited[0]['citations'][0]}")
-    elif rag is not None and rag.citation_mode:
-        items[CITATIONS].points = 5
-        items[CITATIONS].notes.append("RAGEngine(citation_mode=True)")
-    routes = getattr(getattr(session, "_runner", None), "routes", [])
-    if len(routes) > 1:
-        items[FALLBACK].points = 5
-        items[FALLBACK].notes.append("falls back to " + ", ".join(f"{r.provider}/{r.model}" for r in routes[1:]))
+def _refuse_composed(agent):
+    from ..agents import CarbonQAAgent
+    for name, value in vars(agent).items():
+        if isinstance(value, CarbonQAAgent):
+            raise Refused(REFERENCE.format(f", as self.{name}"))
+
+
+def _refuse_delegation(watch):
+    if watch.reference_used:
+        raise Refused(REFERENCE.format(", called from your agent"))
+
+
+def _sessions(agent):
+    from ..session import ChatSession
+    found = [v for v in vars(agent).values() if isinstance(v, ChatSession)]
+    for v in vars(agent).values():
+        inner = getattr(v, "_session", None)   # RAGEngine.query()'s own session
+        if isinstance(inner, ChatSession) and inner not in found:
+            found.append(inner)
+    return found
+
+
+def _ask_with_fault(agent, watch, question, answered, item):
+    """Ask `question` while the session that answered before fails with HTTP 503 on every attempt
+    of its primary route: (run, session, faults injected, faults consumed)."""
+    from .. import local
+    names = {e.get("session") for e in answered.calls}
+    primary = next((s for s in _sessions(agent) if s.name in names), None)
+    if primary is None:
+        item.notes.append("no ChatSession of the agent answered: keep yours as an attribute (self.session)")
+        return None, None, 0, 0
+    if primary.mode != "local":
+        item.notes.append(f"your session runs in {primary.mode} mode; the grader injects the fault into the "
+                          f"local backend: grade offline (GLWORK_MODE=local) to score the fallback")
+        return None, primary, 0, 0
+    # Requests of a named session carry its name (x-glwork-session) and get their own script.
+    target = primary.name if getattr(primary, "_headers", None) else None
+    label = target or "(global)"
+    injected = primary.retry_policy.max_retries + 1
+    before = local.fault_stats()["injected"]["by_session"].get(label, 0)
+    local.inject_faults([FAULT] * injected, session=target)
+    try:
+        run = watch.ask(agent, question)
+    finally:
+        consumed = local.fault_stats()["injected"]["by_session"].get(label, 0) - before
+        local.clear_faults(target) if target else local.inject_faults([])
+    return run, primary, injected, consumed

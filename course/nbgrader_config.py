@@ -1,0 +1,30 @@
+"""nbgrader configuration of the homework course: run every nbgrader command from this folder.
+
+    nbgrader generate_assignment document_qa   # source/ -> release/ (the notebook students get)
+    nbgrader zip_collect document_qa           # downloaded/document_qa/archive/*.ipynb -> submitted/
+    nbgrader autograde document_qa             # submitted/ -> autograded/ + gradebook.db (offline)
+    nbgrader export --to grades.csv            # one row per student and assignment
+"""
+import os
+
+c = get_config()  # noqa: F821 (nbgrader provides it)
+
+c.CourseDirectory.course_id = "glwork-llm-infrastructure"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+
+# Autograding is offline: the notebooks' sessions use the kit's local backend, never a provider's
+# API (no key is read, nothing is billed), so a grade is the same on every run. The kernels
+# inherit this environment.
+os.environ["GLWORK_MODE"] = "local"
+for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY"):
+    os.environ.pop(key, None)
+
+# The grading cell indexes the learner's documents and asks a few questions: minutes, not seconds.
+c.Execute.timeout = 1800
+# A test cell a learner deleted comes back (and is graded) instead of failing the notebook.
+c.OverwriteCells.add_missing_cells = True
+
+# Notebooks downloaded from a learning management system, one per learner, named
+# <student id>_document_qa.ipynb in downloaded/document_qa/archive/ (zip files are unpacked).
+c.ZipCollectApp.strict = True
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/]+)_(?P<file_id>document_qa\.ipynb)$"
