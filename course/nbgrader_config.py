@@ -18,6 +18,8 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 os.environ["GLWORK_MODE"] = "local"
 for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY"):
     os.environ.pop(key, None)
+# Other questions of the grader's pool than the ones students see when they run the notebook:
+# os.environ["GLWORK_HOMEWORK_SEED"] = "spring-2027"
 
 # The grading cell indexes the learner's documents and asks a few questions: minutes, not seconds.
 c.Execute.timeout = 1800
