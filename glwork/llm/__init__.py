@@ -20,12 +20,17 @@ _LAZY = {
     "SemanticCacheManager": "glwork.cache",
     "Scope": "glwork.cache",
     "client_kwargs": "glwork.offline",
+    "class_overview": "glwork.backends.overview",
+    "describe_backend": "glwork.backends",
 }
+
+
+_RENAMED = {"describe_backend": "describe"}   # public name -> the module's own
 
 
 def __getattr__(name):
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        return getattr(import_module(_LAZY[name]), _RENAMED.get(name, name))
     raise AttributeError(f"module 'glwork.llm' has no attribute {name!r}")
 
 

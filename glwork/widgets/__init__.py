@@ -6,6 +6,7 @@
     CostDashboard(tracker)           spend per day, provider, model; cumulative vs budget and alerts
     HealthDashboard(monitor)         latency with p95, error rate, retries per provider
     figure(fig)                      a plotly figure, with a PNG in written outputs for GitHub
+    class_dashboard(cache, limiters) the instructor's view: spend, hit rate, headroom, busiest questions
 
 Each shows a live view in JupyterLab and a static HTML snapshot where no widget can render
 (nbval, papermill output, GitHub's preview).
@@ -19,6 +20,7 @@ _LAZY = {
     "CostDashboard": "glwork.widgets.cost_dashboard",
     "HealthDashboard": "glwork.widgets.health_dashboard",
     "figure": "glwork.widgets.figures",
+    "class_dashboard": "glwork.widgets.classroom",
 }
 __all__ = sorted(_LAZY)
 
