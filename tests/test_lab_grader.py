@@ -147,6 +147,13 @@ def shortcuts(solution, saved_index):
             return {"answer": r.answer, "sources": [{"id": s["id"]} for s in r.sources], "cached": False,
                     "cost": r.cost, "tokens": r.usage.total_tokens}
 
+    class NoLLM(solution):
+        """Answers with the best passage itself: a search engine, not an agent that answers."""
+        def execute(self):
+            sources = self.rag.retrieve(self.input_data["query"])
+            return {"answer": sources[0]["content"][:300], "sources": [{"id": s["id"]} for s in sources],
+                    "cached": False, "cost": 0.0, "tokens": 0}
+
     class CacheFlagOnly(solution):
         def setup(self):
             super().setup()
@@ -221,7 +228,7 @@ def shortcuts(solution, saved_index):
         def execute(self):
             return {k: v for k, v in super().execute().items() if k not in ("cost", "tokens")}
 
-    return {c.__name__: c for c in (RagQueryNoCache, CacheFlagOnly, ExactMatchCache, CitationFlagOnly,
+    return {c.__name__: c for c in (RagQueryNoCache, NoLLM, CacheFlagOnly, ExactMatchCache, CitationFlagOnly,
                                      FallbackFlagOnly, CannedAnswerOnError, PreloadedDocuments, Ungrounded,
                                      RunningTotals, KitFillsCosts)}
 
@@ -238,6 +245,7 @@ def saved_index(tmp_path_factory):
 @pytest.mark.parametrize("name,expected_loss,note", [
     ("RagQueryNoCache", {"caching": 25, "citations": 5, "fallback": 5},
      "(the same question as 'Which Scope 3 category covers franchises?' in other words) was answered again"),
+    ("NoLLM", {"answers": 20, "caching": 25, "citations": 5, "fallback": 5}, "was not written by an LLM"),
     ("CacheFlagOnly", {"caching": 25, "costs": 5}, "says 'cached' but made 1 LLM call(s)"),
     ("ExactMatchCache", {"caching": 20}, "only the exact question is cached"),
     ("CitationFlagOnly", {"citations": 5}, "no [n] citation markers in the answer"),

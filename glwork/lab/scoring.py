@@ -59,7 +59,10 @@ def score_answers(item, asked, known_docs):
         item.notes.append("return a dict with a non-empty 'answer' and 'sources' (a list of dicts, each with "
                           "the document's 'id')")
     unknown = sorted({i for run in runs for i in run.source_ids if i not in known_docs})
-    if any(run.llm_calls == 0 for run in runs):
+    if any(run.llm_calls == 0 and run.says("cached") for run in runs):
+        item.notes.append("a first question was already in your cache (one kept on disk?): grade with an empty "
+                          "cache, so that the grader sees your agent answer")
+    elif any(run.llm_calls == 0 for run in runs):
         item.notes.append("an answer was not written by an LLM (no ChatSession call): send the question and "
                           "the retrieved passages to your ChatSession")
     elif unknown:
@@ -69,7 +72,9 @@ def score_answers(item, asked, known_docs):
     share = 15 / len(asked)
     for q, run in asked:
         why = q.wrong(run.answer) if q.require_all or q.forbid else None
-        if why is None and q.doc and q.doc not in run.source_ids:
+        if why is None and not run.llm_calls:
+            why = "was not written by an LLM"
+        elif why is None and q.doc and q.doc not in run.source_ids:
             why = (f"its sources do not include {q.doc}, the document that holds the fact"
                    + ("" if q.doc in known_docs else " (it is not in your index)"))
         if why is None:
@@ -96,6 +101,9 @@ def score_caching(item, pairs, repeat, other, first):
         elif run.says("cached") and run.llm_calls:
             item.notes.append(f"{run.query!r} says 'cached' but made {run.llm_calls} LLM call(s): "
                               f"a cache hit answers without calling the model")
+        elif not run.llm_calls and original.llm_calls:
+            item.notes.append(f"{run.query!r} was answered without an LLM call, but not with the answer "
+                              f"{original.query!r} got: return the cached answer as it was")
         else:
             item.notes.append(f"{run.query!r} (the same question as {original.query!r} in other words) was "
                               f"answered again ({run.llm_calls} LLM call(s)), not from a cache")
