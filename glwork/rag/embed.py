@@ -110,7 +110,6 @@ class FolderEmbedder:
     def encode(self, texts):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
                 self._model = SentenceTransformer(self.name, device="cpu", local_files_only=True)
             vecs = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True,

@@ -30,6 +30,14 @@ SETTINGS = ("llm_provider", "llm_model", "chunk_size", "chunk_overlap", "top_k",
             "max_context_chars", "approx_threshold")
 
 
+# Settings that steer what is sent where (provider, model, instructions, a re-ranking model that
+# might be fetched): a store made elsewhere must not choose them for you. A store saved on this
+# machine carries a signature over them (a key kept in the user's data folder) and gets them back;
+# any other store is loaded without them, saying which were left out and how to pass them.
+STEERING = ("llm_provider", "llm_model", "system_message", "rerank_model")
+KEY_FILE = "rag-store.key"
+
+
 class StoreError(ConfigurationError):
     """A saved RAG store that cannot be loaded (corrupt, incomplete, or made for another model)."""
 
@@ -93,6 +101,7 @@ def save(engine, path):
                       "vectors": len(engine._index)},
             "counts": {"documents": len(engine._docs), "chunks": len(engine._chunks), "next_id": engine._next_id},
             "settings": {k: getattr(engine, k) for k in SETTINGS},
+            "signature": _sign({k: getattr(engine, k) for k in STEERING}),
             "files": {name: {"sha256": _sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES},
         }
         with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
@@ -195,6 +204,7 @@ def load(cls, path, embedding_model, overrides):
     if len(index) != len(chunks) or sorted(index.all_ids()) != sorted(chunks):
         raise StoreError(f"The vector index in {root} does not hold exactly the stored chunks: the store is corrupt.")
     settings = {k: v for k, v in manifest.get("settings", {}).items() if k in SETTINGS}
+    settings = _trusted(settings, manifest.get("signature"), overrides, root)
     unknown = set(overrides) - set(SETTINGS) - {"show_progress"}
     if unknown:
         raise ConfigurationError(f"Unknown setting(s) for RAGEngine.load: {sorted(unknown)}.")
@@ -212,3 +222,47 @@ def load(cls, path, embedding_model, overrides):
     engine._next_id = counts.get("next_id", max(chunks, default=-1) + 1)
     engine._keyword.add(list(chunks), [c.text for c in chunks.values()])
     return engine
+
+
+def _key_path():
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("glwork", appauthor=False)) / KEY_FILE
+
+
+def _key():
+    """This user's secret for signing stores (created on first use, readable by the user only)."""
+    path = _key_path()
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:            # another kernel made it first
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(32))
+    return path.read_bytes()
+
+
+def _sign(steering):
+    import hmac
+    return hmac.new(_key(), json.dumps(steering, sort_keys=True, default=str).encode(), "sha256").hexdigest()
+
+
+def _trusted(settings, signature, overrides, root):
+    """`settings` without the steering ones unless this user's signature covers them (then as saved)."""
+    import hmac
+    import warnings
+    steering = {k: settings.get(k) for k in STEERING}
+    if isinstance(signature, str) and hmac.compare_digest(signature, _sign(steering)):
+        return settings
+    kept = {k: v for k, v in settings.items() if k not in STEERING}
+    left_out = {k: v for k, v in steering.items() if v is not None and k not in overrides}
+    if left_out:
+        shown = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in left_out.items())
+        warnings.warn(f"{root} was not saved by you on this machine, so its {', '.join(left_out)} were not "
+                      f"used (a store made elsewhere must not choose a model, a provider or instructions for you). "
+                      f"To use them, pass them: RAGEngine.load(path, {shown}).", UserWarning, stacklevel=4)
+    return kept
