@@ -20,6 +20,10 @@ for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY"):
     os.environ.pop(key, None)
 # Other questions of the grader's pool than the ones students see when they run the notebook:
 # os.environ["GLWORK_HOMEWORK_SEED"] = "spring-2027"
+# Answers while grading come from the local backend's extractive engine (it quotes the passages the
+# agent sent: the same grade on every run); "auto" lets the local model write them (slower, and a
+# small model misstates facts a correct agent retrieved).
+# os.environ["GLWORK_HOMEWORK_ENGINE"] = "auto"
 
 # The grading cell indexes the learner's documents and asks a few questions: minutes, not seconds.
 c.Execute.timeout = 1800

@@ -322,8 +322,16 @@ def test_a_seed_picks_other_questions_about_indexed_documents():
     assert [q.doc for q in pick(["esrs-e1-5"])][0] == "esrs-e1-5"   # the indexed one first, then others
 
 
-def test_the_grading_engine_is_restored(solution, monkeypatch):
+def test_the_grading_engine_is_restored(monkeypatch):
     import os
+    seen = []
+
+    def build(agent, grade):   # where grading starts: note the engine, then stop
+        seen.append(os.environ["GLWORK_LOCAL_ENGINE"])
+        raise RuntimeError("stop")
+    monkeypatch.setattr("glwork.lab.grader._build", build)
     monkeypatch.setenv("GLWORK_LOCAL_ENGINE", "llama")
     lab.grade_homework(None)
-    assert os.environ["GLWORK_LOCAL_ENGINE"] == "llama"
+    monkeypatch.setenv("GLWORK_HOMEWORK_ENGINE", "auto")
+    lab.grade_homework(None)
+    assert seen == ["extractive", "auto"] and os.environ["GLWORK_LOCAL_ENGINE"] == "llama"

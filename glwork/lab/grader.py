@@ -40,7 +40,7 @@ class Refused(Exception):
     """A submission the grader does not score (the kit's reference agent)."""
 
 
-def grade_homework(agent, questions=None, seed=None, engine="extractive"):
+def grade_homework(agent, questions=None, seed=None, engine=None):
     """Grade `agent`: your Agent subclass (the grader builds it with no arguments) or an instance of it.
     Returns a `HomeworkGrade` (Jupyter shows the table; `grade.points("caching")` gives one line's points).
 
@@ -48,8 +48,8 @@ def grade_homework(agent, questions=None, seed=None, engine="extractive"):
         "paraphrase" (same meaning, other words), "doc" (id of the document with the answer),
         "require_all"/"forbid" (regexes the answer must / must not match)}.
     seed: picks other questions of the pool (default: $GLWORK_HOMEWORK_SEED, else the pool's order).
-    engine: the local backend's engine while grading ("extractive"; None: whatever it runs, e.g. the
-        local model).
+    engine: the local backend's engine while grading: "extractive" (default, or $GLWORK_HOMEWORK_ENGINE),
+        "llama" (the local model) or "auto" (the model if installed).
     """
     items = [HomeworkItem(name, 0, 25, key=KEYS[name]) for name in (INDEX, ANSWERS, CACHING, COSTS)]
     items += [HomeworkItem(name, 0, 5, bonus=True, key=KEYS[name]) for name in (HYBRID, CITATIONS, FALLBACK)]
@@ -58,6 +58,7 @@ def grade_homework(agent, questions=None, seed=None, engine="extractive"):
     if pool is not None and len(pool) < 3:
         raise ValueError("grade_homework(questions=...) needs at least three questions.")
     seed = seed if seed is not None else os.environ.get("GLWORK_HOMEWORK_SEED") or None
+    engine = engine or os.environ.get("GLWORK_HOMEWORK_ENGINE") or "extractive"
     try:
         with Watch() as watch, _local_engine(engine):
             _grade(_build(agent, grade), grade, watch, pool, seed)
@@ -84,8 +85,7 @@ class _Stop(Exception):
 def _local_engine(engine):
     """GLWORK_LOCAL_ENGINE=engine while grading (the local backend follows it per request)."""
     old = os.environ.get("GLWORK_LOCAL_ENGINE")
-    if engine:
-        os.environ["GLWORK_LOCAL_ENGINE"] = engine
+    os.environ["GLWORK_LOCAL_ENGINE"] = engine
     try:
         yield
     finally:
