@@ -1,6 +1,7 @@
 """glwork.lab.grade_homework measures behaviour: the course's solution gets full marks, the kit's
 reference agent is refused, and each shortcut loses the points of the line it fakes."""
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -162,6 +163,19 @@ def shortcuts(solution, saved_index):
         def execute(self):
             return {**super().execute(), "cached": True}
 
+    class CallInAThread(solution):
+        """No cache; after the first question it asks the model from a worker thread."""
+        def setup(self):
+            super().setup()
+            self.cache, self.asked = NeverHit(), 0
+
+        def execute(self):
+            self.asked += 1
+            if self.asked == 1:
+                return super().execute()
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(solution.execute, self).result()
+
     class ExactMatchCache(solution):
         def setup(self):
             super().setup()
@@ -228,7 +242,7 @@ def shortcuts(solution, saved_index):
         def execute(self):
             return {k: v for k, v in super().execute().items() if k not in ("cost", "tokens")}
 
-    return {c.__name__: c for c in (RagQueryNoCache, NoLLM, CacheFlagOnly, ExactMatchCache, CitationFlagOnly,
+    return {c.__name__: c for c in (RagQueryNoCache, NoLLM, CacheFlagOnly, CallInAThread, ExactMatchCache, CitationFlagOnly,
                                      FallbackFlagOnly, CannedAnswerOnError, PreloadedDocuments, Ungrounded,
                                      RunningTotals, KitFillsCosts)}
 
@@ -247,6 +261,7 @@ def saved_index(tmp_path_factory):
      "(the same question as 'Which Scope 3 category covers franchises?' in other words) was answered again"),
     ("NoLLM", {"answers": 20, "caching": 25, "citations": 5, "fallback": 5}, "was not written by an LLM"),
     ("CacheFlagOnly", {"caching": 25, "costs": 5}, "says 'cached' but made 1 LLM call(s)"),
+    ("CallInAThread", {"caching": 25}, "in other words) was answered again (1 LLM call(s))"),
     ("ExactMatchCache", {"caching": 20}, "only the exact question is cached"),
     ("CitationFlagOnly", {"citations": 5}, "no [n] citation markers in the answer"),
     ("FallbackFlagOnly", {"fallback": 5}, "the primary failed (3 injected errors) and nothing else answered"),

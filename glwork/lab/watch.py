@@ -5,7 +5,6 @@ Measured, not read from flags: the LLM calls come from the sessions' events, the
 search types from RAGEngine itself (wrapped only while grading).
 """
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -75,7 +74,6 @@ class Watch:
         self.reference_used = False  # the kit's CarbonQAAgent answered something
         self._setup = False
         self._run = None
-        self._thread = threading.get_ident()
         self._undo = []
 
     def __enter__(self):
@@ -155,8 +153,9 @@ class Watch:
         return run
 
     def _on_event(self, event):
+        # Any thread: an agent that calls its model from a worker thread still made the call.
         run = self._run
-        if run is None or threading.get_ident() != self._thread:
+        if run is None:
             return
         if event.get("kind") == "llm_call":
             if getattr(event["record"], "cached", False):
