@@ -119,15 +119,16 @@ class LlamaEngine:
                 return
             fn, out, cancel = job
             try:
-                result = fn(cancel)
-                if hasattr(result, "__next__"):     # a generation: pass its events on
-                    with contextlib.closing(result):
-                        for event in result:
-                            if cancel.is_set():
-                                break
-                            out.put(event)
-                else:
-                    out.put(("result", result))
+                with one_at_a_time():
+                    result = fn(cancel)
+                    if hasattr(result, "__next__"):     # a generation: pass its events on
+                        with contextlib.closing(result):
+                            for event in result:
+                                if cancel.is_set():
+                                    break
+                                out.put(event)
+                    else:
+                        out.put(("result", result))
             except BaseException as exc:   # re-raised in the caller's thread
                 out.put(("error", exc))
             finally:
@@ -291,6 +292,19 @@ class LlamaEngine:
                 finish = choice["finish_reason"]
         text = "".join(pieces)
         return text, finish, len(tokens), self.count_tokens(text) if text else 0
+
+
+def one_at_a_time():
+    """One llama.cpp job at a time on this machine, across processes (kernels, tests, recordings).
+    llama.cpp's threads spin while they wait for each other: two models generating at once on two
+    cores each take many times longer than both in turn. GLWORK_LOCAL_SERIAL=0 turns this off."""
+    if os.environ.get("GLWORK_LOCAL_SERIAL", "1") == "0":
+        return contextlib.nullcontext()
+    from filelock import FileLock
+    from .model import cache_dir
+    path = cache_dir() / "llama-run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path))
 
 
 def _plain_history(messages):
