@@ -277,6 +277,16 @@ def test_each_shortcut_loses_the_points_it_fakes(solution, saved_index, name, ex
     assert note in "; ".join(n for i in grade.items for n in i.notes), grade
 
 
+def test_documents_indexed_from_a_generator_count(solution):
+    class FromGenerator(solution):
+        def setup(self):
+            super().setup()
+            self.rag = RAGEngine(chunk_size=1000, top_k=3, search_type="hybrid")
+            self.rag.index_documents(d for d in small_documents())
+    grade = lab.grade_homework(FromGenerator)
+    assert (grade.total, grade.bonus) == (100, 15) and "setup() indexed 12 documents" in notes(grade, "index")
+
+
 def test_the_released_notebook_unfinished_scores_zero_with_what_to_do():
     grade = lab.grade_homework(notebook_namespace(RELEASED)["DocumentQAAgent"])
     assert grade.total == 0 and grade.bonus == 0

@@ -127,7 +127,7 @@ def _grade(agent, grade, watch, pool, seed):
     _refuse_composed(agent)
     engines = [v for v in vars(agent).values() if isinstance(v, RAGEngine)]
     rag = next((e for e in engines if id(e) in watch.indexed), engines[0] if engines else None)
-    indexed = watch.indexed.get(id(rag), {})
+    indexed = watch.indexed.get(id(rag), set())
     score_index(grade[INDEX], rag, indexed)
     if rag is None or not len(rag):
         raise _Stop

@@ -5,7 +5,7 @@ Measured, not read from flags: the LLM calls come from the sessions' events, the
 search types from RAGEngine itself (wrapped only while grading).
 """
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .. import events
@@ -69,7 +69,7 @@ class Watch:
     and listens to LLM events while grading; `ask()` runs one question and returns its `Run`."""
 
     def __init__(self):
-        self.indexed = {}            # id(engine) -> {doc id: content} indexed during setup()
+        self.indexed = {}            # id(engine) -> ids of the documents indexed during setup()
         self._engines = []           # those engines, kept alive so that no other object gets their id
         self.reference_used = False  # the kit's CarbonQAAgent answered something
         self._setup = False
@@ -82,12 +82,13 @@ class Watch:
         watch = self
 
         def index_documents(engine, documents, *args, **kwargs):
+            if isinstance(documents, Iterator):   # a generator is read once: by both of us
+                documents = list(documents)
             result = originals["index"](engine, documents, *args, **kwargs)
             if watch._setup:
                 if id(engine) not in watch.indexed:
                     watch._engines.append(engine)
-                docs = watch.indexed.setdefault(id(engine), {})
-                docs.update((str(d["id"]), str(d.get("content", ""))) for d in documents)
+                watch.indexed.setdefault(id(engine), set()).update(str(d["id"]) for d in documents)
             return result
 
         def query_settings(engine, *args, **kwargs):
