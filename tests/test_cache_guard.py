@@ -1,10 +1,13 @@
-"""The false-hit guard's parts: parsing, rules, glossary, the shipped fitted score."""
+"""The false-hit guard's parts: parsing, rules, glossary, the shipped pair model and its score."""
 import json
 
+import numpy as np
 import pytest
 
 from glwork.cache import Glossary, Guard
-from glwork.cache.guard import FEATURES, PARAMS_FILE, vetoes
+from glwork.cache.guard import MODEL_FILE, PARAMS_FILE
+from glwork.cache.guard_rules import vetoes
+from glwork.cache.pairmodel import TEXT_FEATURES, PairModel, pair_features, text_features
 from glwork.cache.terms import parse
 from glwork.errors import ConfigurationError
 
@@ -63,40 +66,56 @@ def test_glossary():
         Glossary.coerce({"(": "x"})
 
 
-def test_shipped_params_and_score_mapping():
+def unit(seed, near=None, cosine=0.9):
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(384).astype(np.float32)
+    v /= np.linalg.norm(v)
+    if near is None:
+        return v
+    v -= (v @ near) * near
+    v /= np.linalg.norm(v)
+    return (cosine * near + np.sqrt(1 - cosine ** 2) * v).astype(np.float32)
+
+
+def test_shipped_pair_model_and_score_mapping():
     params = json.loads(PARAMS_FILE.read_text())
-    assert params["features"] == list(FEATURES) and params["embedding_model"] == "all-MiniLM-L6-v2"
-    assert params["null_scores"] == sorted(params["null_scores"])
+    assert params["embedding_model"] == "all-MiniLM-L6-v2" and params["text_features"] == list(TEXT_FEATURES)
+    assert params["null_scores"] == sorted(params["null_scores"]) and MODEL_FILE.stat().st_size < 1_000_000
     g = Guard()
+    assert g.model.dimension == 384
     scores = [g.to_score(p / 100) for p in range(101)]
     assert scores == sorted(scores) and scores[0] < 0.1 and scores[-1] > 0.99
-    same = parse("What is a carbon footprint?")
-    assert g.check(same, same, 1.0).score > 0.99
+    same, v = parse("What is a carbon footprint?"), unit(1)
+    assert g.check(same, parse("what is a carbon  footprint"), 1.0, v, v).score > 0.99   # the same words
+    s2, s1 = parse("Explain Scope 2"), parse("What are Scope 1?")
+    close = unit(3, near=v, cosine=0.99)
+    verdict = g.check(s2, s1, 0.99, v, close)
+    assert verdict.score == 0.0 and verdict.vetoes and verdict.unvetoed > 0   # only the rules refuse it
+    assert Guard(rules=False).check(s2, s1, 0.99, v, close).score == verdict.unvetoed
+    with pytest.raises(ConfigurationError, match="vectors"):
+        g.check(same, same, 1.0)
+    assert 0 < g.cosine_floor(0.95) < 0.95 and g.cosine_floor(0.95) <= g.cosine_floor(0.99)
+
+
+def test_cosine_score_keeps_the_rules():
+    g = Guard(score="cosine")
     assert g.check(parse("Explain Scope 2"), parse("What are Scope 1?"), 0.99).score == 0.0
-    assert Guard(rules=False).check(parse("Explain Scope 2"), parse("What is Scope 1?"), 0.99).score > 0.9
-    with pytest.raises(ConfigurationError):
+    assert g.check(parse("What is Scope 1?"), parse("What are Scope 1?"), 0.97).score == 0.97
+    assert g.cosine_floor(0.9) == 0.9
+
+
+def test_bad_params_and_weights_are_refused():
+    with pytest.raises(ConfigurationError, match="train_cache_guard"):
         Guard(params={"features": ["x"]})
     with pytest.raises(ConfigurationError):
         Guard(score="magic")
+    with pytest.raises(ValueError):
+        PairModel({"depth": 1, "mean": np.zeros(10), "scale": np.ones(10), "w0": np.zeros((9, 1)), "b0": np.zeros(1)})
 
 
-def test_benchmark_counts_hits_as_the_issue_defines_them(capsys):
-    # benchmarks/bench_cache.py: strict = B's own A of a duplicate pair; lenient adds an entry with B's
-    # own text or a labelled duplicate of B from another pair; anything else QQP never judged is "unlabelled".
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import bench_cache
-    pairs = [{"text_a": "A1", "text_b": "B1", "label": 1}, {"text_a": "A2", "text_b": "B2", "label": 0},
-             {"text_a": "A3", "text_b": "B3", "label": 1}, {"text_a": "A4", "text_b": "B1", "label": 1}]
-    dup = {("A1", "B1"), ("B1", "A1"), ("A3", "B3"), ("B3", "A3"), ("A4", "B1"), ("B1", "A4")}
-    kind = bench_cache.kind_of_hit
-    assert kind(pairs[0], "A1", dup) == "own" and kind(pairs[1], "A2", dup) == "own-non"
-    assert kind(pairs[2], "b3?", dup) == "same-text" and kind(pairs[0], "A4", dup) == "labelled-dup"
-    assert kind(pairs[2], "A1", dup) == "unlabelled"
-    # served (score, entry) per pair: own hit, own non-duplicate hit, an unlabelled hit, a miss
-    best = [(0.99, "A1"), (0.97, "A2"), (0.96, "A1"), (0.50, "A4")]
-    row = bench_cache.pr_table(pairs, best, [0, 1, 2, 3], dup, "toy")[0.95]
-    capsys.readouterr()
-    assert row[0] == 3 and row[1] == 1 / 3 and row[2] == 1 / 3   # hits, strict P, strict R (3 duplicates)
-    assert row[5] == 1 and row[6] == 1 / 2                         # one unlabelled; P over judged hits
+def test_pair_features_are_symmetric():
+    q, e = parse("How do I learn Python fast?"), parse("What is the fastest way to learn Python?")
+    assert text_features(q, e) == text_features(e, q) and len(text_features(q, e)) == len(TEXT_FEATURES)
+    u, v = unit(4)[None], unit(5)[None]
+    assert np.allclose(pair_features(u, v, [text_features(q, e)]), pair_features(v, u, [text_features(e, q)]))
+    assert pair_features(u, v, [text_features(q, e)]).shape == (1, 3 * 384 + 1 + len(TEXT_FEATURES))

@@ -54,7 +54,7 @@ def test_guard_off_serves_the_false_hit(embedder):
     guarded.set("What are Scope 1 emissions?", "Direct emissions ...")
     assert guarded.get("Explain Scope 2 emissions") is None
     row = guarded.explain("Explain Scope 2 emissions")[0]
-    assert row["decision"] == "miss" and "designators differ" in row["reason"] and "only the rules refused it" in row["reason"]
+    assert row["decision"] == "miss" and "designators differ" in row["reason"]
 
 
 def test_workshop_part3_examples(embedder):
@@ -66,3 +66,16 @@ def test_workshop_part3_examples(embedder):
     assert cache.get("How do I reduce my carbon footprint?") is None
     ex = cache.explain("What's a carbon footprint?")
     assert ex.hit["query"] == "What is carbon footprint?" and "fitted score" in repr(ex)
+
+
+@pytest.mark.parametrize("cached, asked, served", [
+    ("What is carbon footprint?", "What's a carbon footprint?", True),
+    ("How do I reduce my company's carbon footprint?", "How can a company lower its carbon footprint?", True),
+    ("What is a carbon footprint?", "How do volcanoes form?", False),
+    ("What is the carbon footprint of a flight to Paris?", "What is the carbon footprint of a flight to Rome?", False),
+    ("Is nuclear power renewable?", "Is nuclear power not renewable?", False),
+])
+def test_pair_model_on_real_embeddings(embedder, cached, asked, served):
+    from glwork.cache import Guard
+    verdict = Guard().check_text(asked, cached, embedder)
+    assert (verdict.score >= 0.95) == served, verdict

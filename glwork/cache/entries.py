@@ -172,6 +172,10 @@ class Entries:
             return []
         return [(i, _cosine(s), self.by_id[i]) for s, i, _ in self.index.search_all(vector, k) if i in self.by_id]
 
+    def vector(self, entry_id):
+        """The vector an entry was stored with (the guard's pair model reads it)."""
+        return self.index.vector(self.by_id[entry_id].scope, entry_id)
+
     def _searchable(self, vector):
         if self.index is None:
             return False

@@ -72,6 +72,10 @@ class ScopeIndex:
         keep = ids[0] >= 0
         return ids[0][keep].tolist(), scores[0][keep].tolist()
 
+    def vector(self, entry_id):
+        """The stored (unit) vector of one entry."""
+        return self.index.reconstruct(int(entry_id))
+
     def _all(self):
         faiss = _faiss()
         import numpy as np
@@ -124,6 +128,9 @@ class VectorIndex:
     def search(self, scope_key, vector, k):
         index = self.scopes.get(scope_key)
         return index.search(vector, k) if index is not None else ([], [])
+
+    def vector(self, scope_key, entry_id):
+        return self.scopes[scope_key].vector(entry_id)
 
     def search_all(self, vector, k):
         """[(cosine, id, scope_key)] over every scope, best first (for explain)."""
