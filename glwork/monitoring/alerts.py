@@ -6,7 +6,9 @@
     alerts.set_alert(threshold=500, period="month", notification=my_function)   # my_function(alert_dict)
 
 Periods: "day" and "month" (local calendar; spend of every session and kernel in the ledger) and
-"session" (one ChatSession's spend). Checked after each ledger write; an alert fires once per
+"session" (one ChatSession's spend). Spend is money: replayed calls and the local model cost nothing
+and never trigger an alert, unless the manager's tracker counts them
+(`CostAlertManager(CostTracker(include_free=True))`, to try alerts without a key). Checked after each ledger write; an alert fires once per
 crossing: once per day, month or session in which the total reaches the threshold.
 Slack alerts are also marked in the ledger, so two kernels sharing it post once.
 
@@ -99,8 +101,10 @@ class CostAlertManager:
     def check(self, row=None):
         """Check every alert now (done after each ledger write); returns the alerts that fired."""
         if row is not None and row.get("session") is not None:
+            # A replayed or local call costs nothing: no alert for it (unless the tracker counts them).
+            counted = self.tracker.include_free or (row.get("source") or "live") == "live"
             with self._lock:
-                spend = self._session_spend.get(row["session"], 0.0) + (row.get("cost") or 0.0)
+                spend = self._session_spend.get(row["session"], 0.0) + ((row.get("cost") or 0.0) if counted else 0.0)
                 self._session_spend[row["session"]] = spend
         fired, totals = [], {}
         now = self._clock()

@@ -42,12 +42,12 @@ from ..security import get_logger
 
 log = get_logger(__name__)
 ENV = "GLWORK_LEDGER"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0
 MEMORY = ":memory:"
 COLUMNS = ("ts", "session", "provider", "model", "requested_model", "input_tokens", "output_tokens",
            "cached_tokens", "cost", "cost_is_estimate", "cached", "streamed", "fallback_used", "attempts",
-           "latency_ms", "status", "mode", "pid", "attendee")
+           "latency_ms", "status", "mode", "pid", "attendee", "source")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
@@ -61,13 +61,19 @@ CREATE TABLE IF NOT EXISTS calls (
     attempts INTEGER NOT NULL DEFAULT 1, latency_ms REAL,
     status TEXT NOT NULL,          -- "ok" or the error_code of a call that failed
     mode TEXT, pid INTEGER,
-    attendee TEXT                  -- who made the call (schema 2)
+    attendee TEXT,                 -- who made the call (schema 2)
+    source TEXT                    -- "live" (billed), "recorded" or "local" (free), schema 3
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls(ts);
 CREATE TABLE IF NOT EXISTS alerts_fired (alert TEXT NOT NULL, period TEXT NOT NULL, ts REAL,
                                          PRIMARY KEY (alert, period));
 """
-GROUPS = ("provider", "model", "requested_model", "session", "status", "mode", "attendee", "day", "month")
+GROUPS = ("provider", "model", "requested_model", "session", "status", "mode", "attendee", "source", "day",
+          "month")
+# Where a row's reply came from, for rows written before schema 3 (or by an older kernel): from its mode.
+_SOURCE_OF_MODE = "CASE mode WHEN 'replay' THEN 'recorded' WHEN 'local' THEN 'local' ELSE 'live' END"
+_SOURCE = f"COALESCE(source, {_SOURCE_OF_MODE})"
+BILLED = f"{_SOURCE} = 'live'"     # replayed and local calls cost nothing: priced as if, never spend
 _CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
@@ -148,6 +154,9 @@ class _Store:
                 # migrations from older versions go here, each guarded by its version number
                 if found == 1:
                     conn.execute("ALTER TABLE calls ADD COLUMN attendee TEXT")
+                if found in (1, 2):
+                    conn.execute("ALTER TABLE calls ADD COLUMN source TEXT")
+                    conn.execute(f"UPDATE calls SET source = {_SOURCE_OF_MODE} WHERE source IS NULL")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -394,6 +403,7 @@ def _on_event(event):
                "requested_model": event.get("requested_model") or event.get("model"), "cost": 0.0,
                "attempts": event.get("attempts") or 1, "latency_ms": event.get("total_latency_ms"),
                "status": event.get("error_code") or "error", "mode": event.get("mode"),
+               "source": event.get("source") or _source_of(event.get("mode")),
                "streamed": event.get("streamed", False), "fallback_used": event.get("fallback_used", False)}
     else:
         return
@@ -414,7 +424,13 @@ def row_from_record(record, event=None):
             "cost_is_estimate": record.cost_is_estimate, "cached": record.cached, "streamed": record.streamed,
             "fallback_used": getattr(record, "fallback_used", False),
             "attempts": getattr(record, "attempts", 1), "latency_ms": record.latency_ms,
-            "status": getattr(record, "status", "ok"), "mode": event.get("mode")}
+            "status": getattr(record, "status", "ok"), "mode": event.get("mode"),
+            "source": getattr(record, "source", None) or _source_of(event.get("mode"))}
+
+
+def _source_of(mode):
+    from ..config import source_of
+    return source_of(mode) if mode else None
 
 
 _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
@@ -430,6 +446,9 @@ def write_rows(path, rows):
     from ..backends import attendee
     now, pid, who = time.time(), os.getpid(), attendee()
     rows = [{"ts": now, "status": "ok", "pid": pid, "attendee": who, **r} for r in rows]
+    for r in rows:
+        if r.get("source") is None and r.get("mode"):
+            r["source"] = _source_of(r["mode"])
     shared = _shared_ledgers.get(path)
     if shared is not None:
         shared.append(rows)
@@ -476,10 +495,16 @@ class CostTracker:
 
     Creating one attaches the ledger writer; with `path=` that file also receives every call of
     this process from now on (until `close()`).
+
+    Totals are money spent: live calls (exact, or estimated for attempts that broke off; see
+    `get_cost_summary`). Replayed calls and the local model cost nothing; their rows carry the price
+    they would have had (source "recorded" / "local") and count only with `include_free=True`.
+    `to_dataframe()` lists every row, with its `source` and whether it was `billed`.
     """
 
-    def __init__(self, path=None, clock=time.time, attendee=None):
+    def __init__(self, path=None, clock=time.time, attendee=None, include_free=False):
         ensure_default()
+        self.include_free = bool(include_free)
         self._explicit = path is not None
         self._shared = None
         if path is None:
@@ -502,7 +527,8 @@ class CostTracker:
 
     def __repr__(self):
         who = f", attendee={self.attendee!r}" if self.attendee else ""
-        return f"CostTracker(path={self.path!r}{who})"
+        free = ", include_free=True" if self.include_free else ""
+        return f"CostTracker(path={self.path!r}{who}{free})"
 
     @property
     def shared(self):
@@ -529,9 +555,9 @@ class CostTracker:
             raise ConfigurationError(f"Unknown ledger field(s): {', '.join(sorted(unknown))}.")
         write_rows(self.path, [row])
 
-    def _where(self, period):
+    def _where(self, period, all_rows=False):
         start, end = period_bounds(period, self._clock())
-        terms, args = [], []
+        terms, args = ([] if all_rows or self.include_free else [BILLED]), []
         if start is not None:
             terms.append("ts >= ? AND ts < ?")
             args += [start, end]
@@ -552,12 +578,25 @@ class CostTracker:
         """USD spent this calendar month."""
         return self.get_total_cost("month")
 
+    def get_cost_summary(self, period="all"):
+        """Money spent and what is only priced as if, apart: {"spent", "spent_exact", "spent_estimated"
+        (attempts that broke off, replies priced at the requested model), "free_as_if" (replayed and
+        local calls at the price they would have had)} in USD."""
+        where, args = self._where(period, all_rows=True)
+        rows = self._store.run(f"SELECT {BILLED} AS billed, cost_is_estimate, TOTAL(cost) FROM calls{where} "
+                               f"GROUP BY 1, 2", args)
+        got = {(bool(b), bool(e)): c for b, e, c in rows}
+        exact, estimated = got.get((True, False), 0.0), got.get((True, True), 0.0)
+        free = got.get((False, False), 0.0) + got.get((False, True), 0.0)
+        return {k: USD(round(v, 8)) for k, v in (("spent", exact + estimated), ("spent_exact", exact),
+                                                 ("spent_estimated", estimated), ("free_as_if", free))}
+
     def get_cost_breakdown(self, by="provider", period="all"):
         """{key: USD} by "provider" (default), "model", "requested_model", "session", "status",
-        "mode", "day" or "month", most expensive first; `period` "all" (default), "day" or "month"."""
+        "mode", "source", "day" or "month", most expensive first; `period` "all" (default), "day" or "month"."""
         if by not in GROUPS:
             raise ConfigurationError(f"by must be one of {', '.join(GROUPS)}, got {by!r}.")
-        key = {"day": "date(ts, 'unixepoch', 'localtime')",
+        key = {"day": "date(ts, 'unixepoch', 'localtime')", "source": _SOURCE,
                "month": "strftime('%Y-%m', ts, 'unixepoch', 'localtime')"}.get(by, by)
         where, args = self._where(period)
         rows = self._store.run(f"SELECT {key} AS k, TOTAL(cost) AS c FROM calls{where} GROUP BY k "
@@ -565,18 +604,21 @@ class CostTracker:
         return {k: USD(round(c, 8)) for k, c in rows}
 
     def get_call_count(self, period="all"):
-        where, args = self._where(period)
+        """Calls in `period`, free ones included (a count is not spend)."""
+        where, args = self._where(period, all_rows=True)
         return self._store.run(f"SELECT COUNT(*) FROM calls{where}", args)[0][0]
 
     def to_dataframe(self, period="all"):
-        """Every call of `period` as a pandas DataFrame (`time` as local datetimes)."""
+        """Every call of `period` as a pandas DataFrame (`time` as local datetimes), free ones included:
+        `source` says where each reply came from and `billed` whether it cost money."""
         import pandas as pd
-        where, args = self._where(period)
-        rows = self._store.run(f"SELECT id, {', '.join(COLUMNS)} FROM calls{where} ORDER BY ts, id", args)
-        df = pd.DataFrame(rows, columns=["id", *COLUMNS])
+        where, args = self._where(period, all_rows=True)
+        cols = [c if c != "source" else f"{_SOURCE} AS source" for c in COLUMNS]
+        rows = self._store.run(f"SELECT id, {', '.join(cols)}, {BILLED} FROM calls{where} ORDER BY ts, id", args)
+        df = pd.DataFrame(rows, columns=["id", *COLUMNS, "billed"])
         df.insert(1, "time", pd.to_datetime(df["ts"].map(datetime.fromtimestamp)))
         df["cost"] = df["cost"].astype(float)
-        for col in ("cost_is_estimate", "cached", "streamed", "fallback_used"):
+        for col in ("cost_is_estimate", "cached", "streamed", "fallback_used", "billed"):
             df[col] = df[col].astype(bool)
         return df
 

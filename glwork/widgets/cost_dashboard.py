@@ -60,6 +60,8 @@ class CostDashboard(Dashboard):
 
     def _data(self):
         df = self.tracker.to_dataframe()
+        if not getattr(self.tracker, "include_free", True):   # money spent only, like the tracker's totals
+            df = df[df["billed"]]
         cost = df["cost"].fillna(0.0)
         per_day = cost.groupby(df["time"].dt.strftime("%Y-%m-%d")).sum() if len(df) else cost
         lines = [(a.name, a.threshold, a.period) for a in (self.alerts.list_alerts() if self.alerts else [])]
