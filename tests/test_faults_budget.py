@@ -138,6 +138,12 @@ def test_an_interrupted_stream_reaches_the_alerts(server, ledger_path):
     assert [a["period_key"] for a in fired] == ["session alerted"]
 
 
+def test_an_unknown_cost_books_the_worst_case_on_the_class_budget_too():
+    ClassBudget().set_limits(day=1.0)
+    ClassBudget().reserve(0.3).settle(None)            # a partial reply with no price: was $0 here
+    assert class_spent() == pytest.approx(0.3)
+
+
 # ---- item 3: failed attempts that may be billed are booked --------------------------------------------
 @pytest.mark.parametrize("fault,status", [({"fault": "timeout", "seconds": 2}, "timeout"),
                                           ("malformed_json", "server_error")])

@@ -140,6 +140,12 @@ def test_a_slowly_read_stream_keeps_its_class_hold(redis_url, monkeypatch, serve
     assert status["reserved"] == 0 and status["spent"] == pytest.approx(float(s.get_cost()))
 
 
+def test_an_unknown_cost_books_the_worst_case_on_the_shared_class_budget(redis_url):
+    cb = ClassBudget()
+    cb.reserve(0.3).settle(None)                       # was booked as $0
+    assert cb.get_status()["day"]["spent"] == pytest.approx(0.3)
+
+
 # ---- item 5: settles queued during an outage are flushed at exit ------------------------------------------
 KERNEL = """
 import os, sys, time
