@@ -13,6 +13,7 @@ import pytest
 from homework_helpers import RELEASED, ROOT
 
 pytest.importorskip("nbgrader")
+pytestmark = pytest.mark.timeout(900)   # two notebooks run top to bottom (about a minute on an idle machine)
 FIXTURES = ROOT / "tests" / "fixtures" / "homework"
 BIN = Path(sys.executable).parent   # nbgrader runs the `alembic` command: the venv's bin on PATH
 # Expected per rubric line (nbgrader test cells): alice handed in the course's solution; bob indexed 8
