@@ -8,12 +8,23 @@ from .. import config
 from .checks import check_step, passed  # noqa: F401
 from .answers import check_answer  # noqa: F401
 from .exercises import check, exercises  # noqa: F401
+from .faults import FakeClock, retry_table, retry_timeline, scripted_faults  # noqa: F401
 from .grader import grade_homework  # noqa: F401
 from .report import Grade, GradeItem, StepCheck  # noqa: F401
 from .show import fact_card, one_line, origin, show_answer, sources_table  # noqa: F401
+from ..rag.corpus import load_carbon_corpus  # noqa: F401
+from .monitor import calls_table, latency_note, spend_table  # noqa: F401
+from .spread import answer_spread  # noqa: F401
+from .prompts import (document_text, format_rag_results, load_entire_database, prompt_costs,  # noqa: F401
+                      truncate_prompt)
+from ..tokens import estimate_tokens  # noqa: F401  (the notebooks' one public place for the offline count)
 
 __all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "GradeItem", "StepCheck", "check",
-           "exercises", "check_answer", "fact_card", "one_line", "origin", "show_answer", "sources_table"]
+           "exercises", "check_answer", "fact_card", "one_line", "origin", "show_answer", "sources_table",
+           "scripted_faults", "FakeClock", "retry_table", "retry_timeline", "load_carbon_corpus",
+           # Parts 5 and 7 (monitoring, best practices): calls and their cost, the text's prompt helpers
+           "calls_table", "latency_note", "spend_table", "answer_spread", "estimate_tokens", "document_text",
+           "load_entire_database", "format_rag_results", "truncate_prompt", "prompt_costs"]
 
 
 def lab_mode(mode=None):

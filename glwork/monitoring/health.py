@@ -55,7 +55,9 @@ class HealthCollector:
             rec = event["record"]
             if rec.cached:
                 return
-            sample = (rec.time, "ok", event.get("attempt_latency_ms", rec.latency_ms), None)
+            # A replay takes milliseconds: its sample is the latency measured when it was recorded.
+            latency = rec.latency_ms if rec.source == "recorded" else event.get("attempt_latency_ms", rec.latency_ms)
+            sample = (rec.time, "ok", latency, None)
             provider = rec.provider
         elif kind in ("llm_retry", "llm_error"):
             failed = "error" if event.get("retryable") or kind == "llm_retry" else "client_error"

@@ -22,6 +22,18 @@ def exercise(exercise_id, title):
     return register
 
 
+def given_session(found, session, call):
+    """True if `session` is a ChatSession; else says what was passed instead (`call`: the check line)."""
+    from ...session import ChatSession
+    if session is None:
+        found.todo("no session yet: create it in the cell above the check")
+        return False
+    if not isinstance(session, ChatSession):
+        found.fail(f"the argument is a {type(session).__name__}, not a ChatSession: {call}")
+        return False
+    return True
+
+
 def exercises():
     """Every exercise id with its title, in notebook order."""
     _load()
