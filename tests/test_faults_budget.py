@@ -103,6 +103,15 @@ def test_breaking_out_of_a_stream_books_what_was_streamed(server, ledger_path):
     assert row["cost_is_estimate"] and row["session"] == "breaker"
 
 
+def test_a_broken_off_stream_settles_its_rate_limiter_grant_with_what_it_used(server, ledger_path):
+    from glwork.resilience.limiter import RateLimiter
+    limiter = RateLimiter(60, max_tokens_per_minute=100_000, notify=None, backend="local")
+    s = session(server, "limited", rate_limiter=limiter)
+    stream_and_break(s)
+    [record] = s.get_calls()
+    assert limiter.get_stats()["tokens_in_window"] == record.usage.total_tokens    # not the reservation
+
+
 def test_ctrl_c_in_the_middle_of_a_stream_is_booked(server, ledger_path):
     s = session(server, "ctrl-c")
     gen = s.stream_message(ASK)

@@ -223,6 +223,9 @@ class Runner:
         cost = pricing.cost_of(usage, req.model)
         if hold:
             hold.settle(cost)          # None (no price): the reserved worst case is booked
+        if call.grant is not None:     # a stream broken off after its first chunk
+            call.grant.settle(usage.total_tokens)
+            call.grant = None
         call.charged = True
         if self._charge is not None:
             self._charge(call, usage, cost, status)
