@@ -69,9 +69,12 @@ class ChatSession:
     (a RateLimiter, shareable); `fallback_provider` + `fallback_model` and/or
     `fallbacks=[("anthropic", "claude-3-opus"), ...]` (pairs, or dicts adding base_url/api_key/mode),
     tried in order after retryable failures; `cost_limit` (USD): a call whose worst case would pass
-    it is refused before it is sent. `name` labels the session in events and the ledger and is sent
-    as header x-glwork-session (the local backend's per-session fault scripts).
-    Every call lands in the cost ledger (CostTracker) and the health monitor without any wiring.
+    it is refused before it is sent (replayed and local calls count at the price they would have
+    had). `name` labels the session in events and the ledger and is sent as header x-glwork-session
+    (the local backend's per-session fault scripts).
+    Every call lands in the cost ledger (CostTracker) and the health monitor without any wiring;
+    so does what may have been billed without a reply (a timed-out attempt, a stream broken off):
+    `get_calls()` lists it with its status and an estimated cost.
     """
 
     def __init__(self, provider="openai", model=None, system_message=None, temperature=None,

@@ -1,12 +1,16 @@
 """Per-session spending limit (`ChatSession(cost_limit=10.00)`), checked before a call is sent.
 
-Each call reserves its worst-case cost under a lock: estimated prompt tokens plus 25%, all at the
-uncached input price, plus `max_tokens` (a session with a cost_limit and no max_tokens sends
-DEFAULT_MAX_TOKENS so the worst case is real) at the output price. A call that would take
-spent + reserved past the limit is refused with BudgetExceededError before anything is sent, so
-concurrent calls from threads can never pass the limit together. When the reply comes back the
-reservation is replaced by the real cost. (If a prompt needs more than its estimate plus 25%,
-the surplus is spent and later calls are refused.)
+Each attempt reserves its worst-case cost under a lock: estimated prompt tokens plus 25%, all at the
+uncached input price, plus the output it may produce at the output price: the session's
+`max_tokens`, else the model's own output limit (nothing is sent, so a reasoning model keeps its
+whole reply), else DEFAULT_MAX_TOKENS sent as a cap, said once (see Runner._output_bound). A call
+that would take spent + reserved past the limit is refused with BudgetExceededError before anything
+is sent, so concurrent calls from threads can never pass the limit together. When the reply comes
+back the reservation is replaced by the real cost; an attempt that broke off is booked as an
+estimate (see glwork.resilience.runner). (If a prompt needs more than its estimate plus 25%, the
+surplus is spent and later calls are refused.) Replayed and local calls cost nothing; a session's
+own cost_limit still counts them at the price they would have had, so a budget can be tried
+without a key.
 
 A model with no known price cannot be bounded: the call is refused (register a price with
 glwork.monitoring.pricing.register_price). A limit nobody can check is not a limit.
@@ -14,9 +18,11 @@ glwork.monitoring.pricing.register_price). A limit nobody can check is not a lim
 The class budget (`ClassBudget().set_limits(day=50, month=500)`): one spend counter per calendar
 day and month for every kernel of a class, in the shared backend (GLWORK_BACKEND_URL=redis://...),
 with the same reserve-before-send rule, atomic across kernels (a Lua script). With a shared backend
-every live session reserves against it, with or without its own cost_limit (see `session_budget`).
-Redis unreachable: fail closed. A call is refused (BudgetExceededError, nothing sent) unless this
-kernel last saw no class limit set; spend settled during the outage is added when Redis is back.
+every call that spends money reserves against it (live and record routes, fallbacks included),
+with or without a cost_limit of the session's own. Holds are renewed while their call runs.
+Redis unreachable or refusing writes: fail closed. A call is refused (BudgetExceededError, nothing
+sent) unless this kernel last saw no class limit set; spend settled during the outage is added when
+Redis is back, or by the next kernel if this one exits first (a side file, counted once).
 Embedded (no backend URL): the class budget is this kernel's own counter, used by sessions created
 after a limit was set.
 """
