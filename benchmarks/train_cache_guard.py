@@ -14,6 +14,21 @@
    probability >= p): `similarity_threshold` then bounds the false-hit rate on look-alike questions.
 
 --check: train and report, but do not write the files (exit 1 if they would change).
+
+What was tried (dev pairs in one cache, judged fairly; the most recall any threshold gives at fair
+precision >= 0.90, on the held-out 1,990 pairs / all 4,000; thresholds picked on the dev pairs, so a
+little optimistic: benchmarks/bench_cache.py reports the default threshold, which was not):
+  plain all-MiniLM-L6-v2 cosine                                0.21 / 0.31
+  plain all-mpnet-base-v2 cosine (~4-5x the encode time)       0.29 / 0.41
+  previous guard (logistic on cosine, overlap, form; 2k pairs) 0.45 at its default 0.95 (held-out)
+  logistic on [u*v, |u-v|, cosine, text features]              0.50 / 0.49
+  + u+v (what the questions are about), 8 epochs               0.53 / 0.53
+  + u+v, 20 epochs                                             0.55 / 0.53   <- shipped
+  one hidden layer (32 or 64 units, dropout, weight decay)     0.47-0.53 / 0.51 (higher AUC, no better here)
+  trained on pairs with cosine >= 0.6 only                     0.46 / 0.46
+Fine-tuning MiniLM itself was not tried: on this shared 2-core machine one forward pass over the
+training questions took ~10 CPU minutes (bfloat16), an epoch of training ~3x that, and it would ship
+a 90 MB model instead of a 14 kB weights file.
 """
 import hashlib
 import io
@@ -36,8 +51,8 @@ from glwork.embeddings import MODEL_NAME, local_embedder  # noqa: E402
 
 SEED = 20240601
 CALIBRATION_SHARE = 0.10
-HIDDEN = 0    # 0: logistic regression (measured best on held-out pairs, see the docstring)
-EPOCHS = 8
+HIDDEN = 0    # 0: logistic regression (measured best in the cache, see above)
+EPOCHS = 20
 BATCH = 256
 LR = 1e-3
 WEIGHT_DECAY = 1e-4

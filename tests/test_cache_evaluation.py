@@ -71,7 +71,7 @@ def test_shipped_curves_and_plot():
     assert meta["reference"] in names and meta["cache"] in names and any("default" in n for n in names)
     assert fig.layout.yaxis.title.text.startswith("precision")
     strict = plot_precision_recall(data, measure="strict")
-    assert "strict" in strict.layout.title.text
+    assert "(strict:" in strict.layout.title.text
     with pytest.raises(ConfigurationError):
         plot_precision_recall(data, measure="lenient")
 

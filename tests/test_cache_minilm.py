@@ -70,7 +70,7 @@ def test_workshop_part3_examples(embedder):
 
 @pytest.mark.parametrize("cached, asked, served", [
     ("What is carbon footprint?", "What's a carbon footprint?", True),
-    ("How do I reduce my company's carbon footprint?", "How can a company lower its carbon footprint?", True),
+    ("How can companies reduce their carbon footprint?", "How can a company lower its carbon footprint?", True),
     ("What is a carbon footprint?", "How do volcanoes form?", False),
     ("What is the carbon footprint of a flight to Paris?", "What is the carbon footprint of a flight to Rome?", False),
     ("Is nuclear power renewable?", "Is nuclear power not renewable?", False),

@@ -82,7 +82,8 @@ class Guard:
 
     def check_many(self, q, entries, qv=None):
         """Verdicts for query `q` against [(parsed entry, cosine, entry vector)], in one batch."""
-        reasons = [vetoes(q, e) if self.rules else [] for e, _, _ in entries]
+        found = [vetoes(q, e) if self.rules or self.score_kind == "fitted" else [] for e, _, _ in entries]
+        reasons = found if self.rules else [[] for _ in entries]
         if self.score_kind == "cosine":
             return [Verdict(0.0 if r else c, c, None, r, c) for r, (_, c, _) in zip(reasons, entries)]
         if qv is None or any(v is None for _, _, v in entries):
@@ -91,7 +92,7 @@ class Guard:
         import numpy as np
 
         from .pairmodel import pair_features, text_features
-        text = [text_features(q, e) for e, _, _ in entries]
+        text = [text_features(q, e, v) for (e, _, _), v in zip(entries, found)]
         ev = np.vstack([v for _, _, v in entries])
         x = pair_features(np.repeat(np.asarray(qv, np.float32).reshape(1, -1), len(entries), 0), ev, text)
         probs = 1.0 / (1.0 + np.exp(-np.clip(self.model.logits(x), -50.0, 50.0)))

@@ -18,10 +18,11 @@ TEXT_FEATURES = ("jaccard", "same_form", "vetoed", "numbers_differ", "negation_d
                  "length_ratio", "contained", "same_text")
 
 
-def text_features(q, e):
-    """TEXT_FEATURES of two parsed questions (glwork.cache.terms.parse)."""
+def text_features(q, e, vetoed=None):
+    """TEXT_FEATURES of two parsed questions (glwork.cache.terms.parse); `vetoed`: vetoes(q, e) if
+    already known."""
     union = len(q.content | e.content) or 1
-    reasons = {r.split(":")[0] for r in vetoes(q, e)}
+    reasons = {r.split(":")[0] for r in (vetoes(q, e) if vetoed is None else vetoed)}
     lq, le = len(q.words) or 1, len(e.words) or 1
     return [len(q.content & e.content) / union, float(q.form == e.form), float(bool(reasons)),
             float(bool(reasons & {"numbers differ", "designators differ", "numbers in another order"})),

@@ -1,9 +1,9 @@
 """Plots of a cache's precision against its recall (curves from glwork.cache.evaluation)."""
 from ..errors import ConfigurationError
 
-MEASURES = {"fair": ("precision", "recall", "precision (hits on an equivalent question count as right)"),
-            "all": ("precision_all", "recall", "precision (unjudged hits counted as wrong)"),
-            "strict": ("precision_strict", "recall_strict", "precision (only the pair's own question counts)")}
+MEASURES = {"fair": ("precision", "recall", "hits on an equivalent question are right"),
+            "all": ("precision_all", "recall", "unjudged hits counted as wrong"),
+            "strict": ("precision_strict", "recall_strict", "only the pair's own question is right")}
 
 
 def operating_points(curves, threshold, reference, cache, measure="fair"):
@@ -40,12 +40,13 @@ def plot_precision_recall(data, measure="fair", threshold=0.95, target=(0.90, 0.
     mine, theirs = operating_points(curves, threshold, meta["reference"], meta["cache"], measure)
     fig.add_trace(go.Scatter(x=[mine[r_key]], y=[mine[p_key]], mode="markers+text", name=f"default ({threshold})",
                              marker={"size": 13, "symbol": "star"}, text=[f"default {threshold}"],
-                             textposition="bottom left"))
+                             textposition="top right"))
     if theirs:
         fig.add_trace(go.Scatter(x=[theirs[r_key]], y=[theirs[p_key]], mode="markers+text",
                                  name="plain cosine, same recall", marker={"size": 10, "symbol": "circle-open"},
-                                 text=[f"cosine {theirs['threshold']}"], textposition="top left"))
-    fig.update_layout(title=f"{meta['title']} ({measure})", xaxis_title="recall (share of duplicate pairs answered)",
-                      yaxis_title=p_label, height=height, xaxis_range=[0, 1], yaxis_range=[0.5, 1.0],
+                                 text=[f"cosine {theirs['threshold']}"], textposition="bottom left"))
+    fig.update_layout(title={"text": f"{meta['title']}<br><sup>precision ({measure}: {p_label}) against recall</sup>"},
+                      xaxis_title="recall (share of duplicate pairs answered right)", yaxis_title="precision",
+                      height=height, xaxis_range=[0, 1], yaxis_range=[0.5, 1.0],
                       legend={"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"})
     return fig
