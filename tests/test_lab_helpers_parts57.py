@@ -4,9 +4,8 @@ import pytest
 
 from exercise_engine import engine, engine_server, session  # noqa: F401 (fixtures)
 from glwork.lab import (calls_table, document_text, estimate_tokens, format_rag_results, latency_note,
-                        load_carbon_corpus, load_entire_database, prompt_costs, scripted_faults, spend_table,
-                        truncate_prompt)
-from glwork.llm import ChatResponse, CostTracker, LLMError
+                        load_carbon_corpus, load_entire_database, prompt_costs, scripted_faults, truncate_prompt)
+from glwork.llm import ChatResponse, LLMError
 from glwork.rag.engine import RAGResponse
 
 
@@ -60,18 +59,6 @@ def test_calls_table_says_what_each_cost_is(engine_server, engine):
     assert row["asked for"] == "gpt-4" and row["cost is"] == "billed, estimated"
     assert row["answered by"] == "glwork-extractive-v1 (live)"
     assert calls_table().empty
-
-
-def test_spend_table_splits_billed_calls_from_estimates(tmp_path):
-    tracker = CostTracker(path=str(tmp_path / "ledger.sqlite3"))
-    try:
-        tracker.add_row(session="a", provider="openai", model="gpt-4", cost=0.02, mode="live")
-        tracker.add_row(session="b", provider="openai", model="qwen", requested_model="gpt-4", cost=0.01,
-                        cost_is_estimate=True, mode="replay")
-        table = spend_table(tracker)
-    finally:
-        tracker.close()
-    assert table.loc["billed", "cost $"] == 0.02 and table.loc["estimate (free: replayed)", "calls"] == 1
 
 
 def test_latency_note_never_passes_a_replay_off_as_a_measurement():

@@ -13,7 +13,7 @@ from .grader import grade_homework  # noqa: F401
 from .report import Grade, GradeItem, StepCheck  # noqa: F401
 from .show import fact_card, one_line, origin, show_answer, sources_table  # noqa: F401
 from ..rag.corpus import load_carbon_corpus  # noqa: F401
-from .monitor import calls_table, latency_note, spend_table  # noqa: F401
+from .monitor import calls_table, latency_note  # noqa: F401
 from .spread import answer_spread  # noqa: F401
 from .prompts import (document_text, format_rag_results, load_entire_database, prompt_costs,  # noqa: F401
                       truncate_prompt)
@@ -23,7 +23,7 @@ __all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "Grade
            "exercises", "check_answer", "fact_card", "one_line", "origin", "show_answer", "sources_table",
            "scripted_faults", "FakeClock", "retry_table", "retry_timeline", "load_carbon_corpus",
            # Parts 5 and 7 (monitoring, best practices): calls and their cost, the text's prompt helpers
-           "calls_table", "latency_note", "spend_table", "answer_spread", "estimate_tokens", "document_text",
+           "calls_table", "latency_note", "answer_spread", "estimate_tokens", "document_text",
            "load_entire_database", "format_rag_results", "truncate_prompt", "prompt_costs"]
 
 

@@ -2,14 +2,15 @@
 came from, and whether its cost is money spent or an estimate of a free call.
 
     calls_table(session, other_session)   # one row per call
-    spend_table(tracker)                  # the ledger's total, split into money spent and estimates
     latency_note(session)                 # "2,310 ms, recorded ..." for the last call
 
 A replayed call costs nothing and takes a few milliseconds: the kit prices it "as if" at the
 requested model's rates (cost_is_estimate) and reports the latency measured when it was recorded.
-A call answered now by the local model is free too. Only live calls are billed.
+A call answered now by the local model is free too. Only live calls are billed. (The cost ledger
+keeps the same distinction: CostTracker counts money only, CostTracker(include_free=True) adds the
+as-if prices, get_cost_summary() shows both.)
 """
-SPEND = {"live": "billed", "recorded": "estimate (free: replayed)", "local": "estimate (free: local model)"}
+SPEND = {"live": "billed", "recorded": "free (replayed), priced as if", "local": "free (local model), priced as if"}
 ANSWERED = {"live": "live", "recorded": "replayed", "local": "local model"}
 
 
@@ -57,18 +58,3 @@ def latency_note(session_or_response):
         return f"{ms:,.0f} ms: measured now ({model}, the local model on this machine)"
     return f"{ms:,.0f} ms: measured now (live, {model})"
 
-
-def spend_table(tracker, period="all"):
-    """The ledger's calls and cost split by what the cost is: billed (live calls) or an estimate of a
-    free call (replayed from a recording, or answered by the local model), priced as if at the
-    requested model's rates."""
-    import pandas as pd
-    df = tracker.to_dataframe(period)
-    kind = df["mode"].map({"live": "billed", "replay": SPEND["recorded"], "local": SPEND["local"],
-                           "record": "recording (billed if recorded live)"})
-    kind = kind.fillna("unknown")
-    out = (df.assign(**{"cost is": kind}).groupby("cost is")
-           .agg(calls=("cost", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-                cost=("cost", "sum")))
-    out["cost"] = out["cost"].round(6)
-    return out.rename(columns={"cost": "cost $", "input_tokens": "input tokens", "output_tokens": "output tokens"})
