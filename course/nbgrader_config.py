@@ -24,6 +24,9 @@ for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY"):
 # agent sent: the same grade on every run); "auto" lets the local model write them (slower, and a
 # small model misstates facts a correct agent retrieved).
 # os.environ["GLWORK_HOMEWORK_ENGINE"] = "auto"
+# The kernels start on that engine too: no notebook loads the local model for nothing (minutes on
+# a busy machine).
+os.environ["GLWORK_LOCAL_ENGINE"] = os.environ.get("GLWORK_HOMEWORK_ENGINE") or "extractive"
 
 # The grading cell indexes the learner's documents and asks a few questions: minutes, not seconds.
 c.Execute.timeout = 1800
