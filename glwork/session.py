@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from . import config, errors, events, offline
 from .monitoring import health, ledger, pricing
 from .offline.replay import LOCAL_TIMEOUT
-from .providers import check_provider, default_model
+from .providers import check_provider, resolve_model
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
 from .resilience.budget import session_budget
 from .resilience.fallback import Route, parse_fallbacks
@@ -86,10 +86,7 @@ class ChatSession:
                  cost_limit=None, name=None, semantic_cache=False, cache_ttl=3600, cache_user=None,
                  seed=None):
         self.provider = check_provider(provider)
-        if self.provider == "azure":
-            from .providers.base import env_or
-            model = azure_deployment or model or env_or(None, "AZURE_OPENAI_DEPLOYMENT")
-        self.model = model or default_model(self.provider)
+        self.model = resolve_model(self.provider, model, azure_deployment=azure_deployment)
         if system_message is not None and not isinstance(system_message, str):
             raise errors.ConfigurationError("system_message must be a string.")
         if temperature is not None and not (isinstance(temperature, (int, float)) and 0 <= temperature <= 2):

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 
+from .. import providers
 from ..security import get_logger
 
 log = get_logger(__name__)
@@ -24,7 +25,6 @@ ANTHROPIC_CACHE_WRITE_FACTOR = 1.25
 # Suffixes that name a snapshot of a model family (output limits only: a snapshot never has more)
 _SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest|preview|\d)$")
 _DATE = re.compile(r"(20\d\d-\d\d-\d\d)")
-_PROVIDERS = {"openai": "openai", "azure": "openai", "anthropic": "anthropic"}
 _extra = {}
 _warned = set()
 _lock = threading.Lock()
@@ -105,7 +105,7 @@ def _package_price(name, provider):
                         "(pip install -e .) or register prices with register_price().")
         return None
     snapshot = get_snapshot()
-    ids = [_PROVIDERS[provider]] if provider in _PROVIDERS else (
+    ids = [providers.family(provider)] if providers.family(provider) else (
         ["anthropic"] if name.lower().startswith("claude") else ["openai"])
     for pid in ids:
         try:
@@ -154,9 +154,9 @@ def cost_of(usage, model):
     return dollars / 1_000_000
 
 
-def known_models(provider=None):
-    """Model families of the shipped table (for `provider`: "openai", "anthropic"; Azure serves OpenAI's),
-    plus registered ones."""
-    family = _PROVIDERS.get(provider, provider)
+def known_models(provider=None, registered=True):
+    """Model families of the shipped table (for `provider`'s family: "openai", "anthropic"; Azure serves
+    OpenAI's), plus those added by register_price() unless `registered=False`."""
+    family = providers.family(provider) or provider
     names = {m for m, row in _table().items() if family is None or row.get("provider") == family}
-    return sorted(names | set(_extra))
+    return sorted(names | set(_extra)) if registered else sorted(names)

@@ -1,5 +1,6 @@
 """Offline-first plumbing: which endpoint a session talks to, and the notebook's cassette."""
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 from .. import config
 from ..config import record_backend
 from ..errors import ConfigurationError
+from ..providers.base import add_error_mapper
 from .cassettes import CassetteMissError, check_clean, make_vcr, miss_error, read_provenance
 from .replay import LOCAL_TIMEOUT, ReplayAdapter
 
@@ -163,7 +165,18 @@ def current_notebook():
 
 
 def cassette_miss(exc, provider=None):
-    return miss_error(exc, _open.get("name"), provider)
+    """vcrpy's "not in the cassette" as a CassetteMissError naming the notebook, else None: registered
+    with the provider adapters, since vcrpy raises it inside the SDK's HTTP client."""
+    if "vcr" not in sys.modules:    # no cassette was ever opened
+        return None
+    from vcr.errors import CannotOverwriteExistingCassetteException
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, CannotOverwriteExistingCassetteException):
+            return miss_error(cause, _open.get("name"), provider)
+    return None
+
+
+add_error_mapper(cassette_miss)
 
 
 def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=None):
@@ -188,9 +201,8 @@ def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=
         url, key = local.url(), "local-no-key"
     else:
         return opts
-    if provider == "azure":
-        return {**opts, "azure_endpoint": url, "api_key": key}
-    return {**opts, "base_url": url + ("/v1" if provider == "openai" else ""), "api_key": key}
+    from ..providers import endpoint
+    return {**opts, **endpoint(provider, url, key)}
 
 
 def client_kwargs(provider):

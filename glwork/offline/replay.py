@@ -24,6 +24,10 @@ class ReplayAdapter:
         self.replayed = replayed
         self.provider = provider
         self.name = replayed.name
+        self.family = replayed.family
+        self.default_model = replayed.default_model
+        self.endpoint = replayed.endpoint            # class facts: the provider's own
+        self.resolve_model = replayed.resolve_model
         self._build_local = build_local
         self._local = None
 
@@ -48,11 +52,11 @@ class ReplayAdapter:
         completion.source = "recorded"
         return completion
 
-    def stream(self, req):
+    def stream(self, req, progress=None):
         """Yield text deltas, from the cassette or (on a miss) the local backend; return the Completion."""
         from . import played_latency
         played_latency()
-        inner = self.replayed.stream(req)
+        inner = self.replayed.stream(req, progress)
         source = "recorded"
         try:
             first = next(inner)
@@ -62,7 +66,7 @@ class ReplayAdapter:
         except CassetteMissError:
             if config.replay_strict():
                 raise
-            inner, source = self._local_adapter().stream(req), "local"
+            inner, source = self._local_adapter().stream(req, progress), "local"
             announce(local_model_name())
             try:
                 first = next(inner)

@@ -1,18 +1,23 @@
-"""One adapter per wire dialect. No provider-specific `if` lives outside this package."""
+"""One adapter per wire dialect (the `Adapter` protocol in base.py). No provider-specific `if` lives
+outside this package: endpoints, model names, model families and SDK errors are asked of the adapter."""
+from __future__ import annotations
+
 from importlib import import_module
+from typing import Any
 
 from ..errors import ConfigurationError
+from .base import Adapter
 
-# provider name -> (module, class, default model)
+# provider name -> (module, class); the SDK loads only when an adapter is built
 _ADAPTERS = {
-    "openai": ("openai", "OpenAIAdapter", "gpt-4o-mini"),
-    "anthropic": ("anthropic", "AnthropicAdapter", "claude-3-5-haiku-latest"),
-    "azure": ("openai", "AzureOpenAIAdapter", "gpt-4o-mini"),
+    "openai": ("openai", "OpenAIAdapter"),
+    "anthropic": ("anthropic", "AnthropicAdapter"),
+    "azure": ("openai", "AzureOpenAIAdapter"),
 }
 PROVIDERS = tuple(_ADAPTERS)
 
 
-def check_provider(provider):
+def check_provider(provider: Any) -> str:
     name = (provider or "").strip().lower() if isinstance(provider, str) else provider
     if name not in _ADAPTERS:
         # Not kept as the error's `provider`: a misplaced key must not ride on an unredacted field.
@@ -20,11 +25,33 @@ def check_provider(provider):
     return name
 
 
-def default_model(provider):
-    return _ADAPTERS[check_provider(provider)][2]
+def adapter_class(provider: str) -> type[Adapter]:
+    mod, cls = _ADAPTERS[check_provider(provider)]
+    return getattr(import_module(f".{mod}", __name__), cls)
 
 
-def make_adapter(provider, **options):
+def default_model(provider: str) -> str:
+    return adapter_class(provider).default_model
+
+
+def resolve_model(provider: str, model: str | None = None, **options: Any) -> str:
+    """The model name a session of `provider` sends (Azure: the deployment, see its adapter)."""
+    return adapter_class(provider).resolve_model(model, **options)
+
+
+def family(provider: str | None) -> str | None:
+    """Whose models `provider` serves ("azure" -> "openai"); None for a name that is no provider."""
+    if not isinstance(provider, str) or provider.strip().lower() not in _ADAPTERS:
+        return None
+    return adapter_class(provider).family
+
+
+def endpoint(provider: str, url: str, api_key: str) -> dict[str, str]:
+    """Adapter options that point `provider`'s SDK at a server speaking its wire format at `url`
+    (the local backend, the replay host)."""
+    return adapter_class(provider).endpoint(url, api_key)
+
+
+def make_adapter(provider: str, **options: Any) -> Adapter:
     """The SDK-backed adapter for `provider` (imports its SDK on first use)."""
-    mod, cls, _ = _ADAPTERS[check_provider(provider)]
-    return getattr(import_module(f".{mod}", __name__), cls)(**options)
+    return adapter_class(provider)(**options)

@@ -1,10 +1,12 @@
-"""Anthropic Messages, through the official `anthropic` SDK."""
-import json
+"""Anthropic Messages, through the official `anthropic` SDK (imported when an adapter is built)."""
+from __future__ import annotations
 
-import anthropic as sdk
+import json
+from collections.abc import Generator
+from typing import Any
 
 from ..response import Completion, ToolCall, Usage
-from .base import DEFAULT_TIMEOUT, SDKAdapter, env_or, require_key, stream_cut
+from .base import DEFAULT_TIMEOUT, ChatRequest, Progress, SDKAdapter, env_or, require_key, stream_cut
 
 DEFAULT_MAX_TOKENS = 1024  # Messages requires max_tokens; the session passes the user's when set
 JSON_INSTRUCTION = ("Respond with one valid JSON object and nothing else: no prose, no code fences.")
@@ -14,12 +16,16 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", 
 
 
 class AnthropicAdapter(SDKAdapter):
-    sdk = sdk
     name = "anthropic"
+    family = "anthropic"
+    default_model = "claude-3-5-haiku-latest"
     key_env = "ANTHROPIC_API_KEY"
     default_max_tokens = DEFAULT_MAX_TOKENS   # sent when the request names none (Messages requires it)
 
-    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, default_headers=None, **_):
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 default_headers: dict[str, str] | None = None, **_: Any):
+        import anthropic as sdk
+        self.sdk = sdk
         key = require_key(api_key, self.key_env, self.name)
         self.client = sdk.Anthropic(api_key=key, base_url=env_or(base_url, "ANTHROPIC_BASE_URL"),
                                     timeout=timeout, max_retries=0, default_headers=default_headers)
@@ -48,7 +54,7 @@ class AnthropicAdapter(SDKAdapter):
                 kw["tool_choice"] = {"type": "tool", "name": choice}
         return kw
 
-    def create(self, req):
+    def create(self, req: ChatRequest) -> Completion:
         try:
             resp = self.client.messages.create(**self._kwargs(req))
         except Exception as exc:
@@ -61,9 +67,9 @@ class AnthropicAdapter(SDKAdapter):
         return Completion(text, calls, _usage(resp.usage), resp.model, _FINISH.get(resp.stop_reason, resp.stop_reason),
                           getattr(resp, "_request_id", None))
 
-    def stream(self, req, progress=None):
+    def stream(self, req: ChatRequest, progress: Progress | None = None) -> Generator[str, None, Completion]:
         """Yield text deltas; return the finished `Completion` (generator return value). `progress`
-        (a base.Progress) learns the usage (the prompt's arrives first) and model as they arrive."""
+        learns the usage (the prompt's arrives first) and model as they arrive."""
         try:
             stream = self.client.messages.create(stream=True, **self._kwargs(req))
         except Exception as exc:
@@ -132,7 +138,7 @@ def _blocks(content):
     return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
 
 
-def _usage(u):
+def _usage(u: Any) -> Usage:
     if u is None:
         return Usage()
     read = getattr(u, "cache_read_input_tokens", 0) or 0

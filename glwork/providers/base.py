@@ -1,12 +1,17 @@
-"""What every provider adapter shares: the neutral request, SDK-error mapping, key lookup."""
+"""What every provider adapter shares: the protocol, the neutral request, SDK-error mapping, key lookup."""
+from __future__ import annotations
+
 import email.utils
 import json
 import os
 import re
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .. import errors
+from ..response import Completion, Usage
 from ..security import register_secret
 
 DEFAULT_TIMEOUT = 60.0
@@ -19,15 +24,15 @@ class ChatRequest:
     """A provider-neutral chat call. `messages` hold user/assistant/tool turns (no system)."""
 
     model: str
-    messages: list
-    system: str = None
-    temperature: float = None
-    max_tokens: int = None
-    tools: list = field(default_factory=list)    # [{"name", "description", "parameters"}]
-    tool_choice: object = None                   # None | "auto" | "none" | "required" | a tool name
+    messages: list[dict[str, Any]]
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)   # [{"name", "description", "parameters"}]
+    tool_choice: str | None = None               # None | "auto" | "none" | "required" | a tool name
     json_mode: bool = False
-    response_format: dict = None                 # OpenAI response_format, passed through there
-    seed: int = None                             # OpenAI/Azure sampling seed; Anthropic has none
+    response_format: dict[str, Any] | None = None   # OpenAI response_format, passed through there
+    seed: int | None = None                      # OpenAI/Azure sampling seed; Anthropic has none
 
 
 @dataclass
@@ -35,12 +40,43 @@ class Progress:
     """What a stream has reported so far, read when it breaks off (to book what it may have cost).
     Adapters fill `usage` and `model` as the provider sends them; the session adds the text it passed on."""
 
-    text: list = field(default_factory=list)
-    usage: object = None         # a Usage, as far as the provider reported it
-    model: str = None
+    text: list[str] = field(default_factory=list)
+    usage: Usage | None = None   # as far as the provider reported it
+    model: str | None = None
 
 
-def env_or(value, *names):
+@runtime_checkable
+class Adapter(Protocol):
+    """One wire dialect behind one interface: the only place that knows a provider (the session, the
+    offline plumbing and the widgets ask it). Like httpx's BaseTransport, a request goes in and a
+    response comes out; SDK exceptions leave as `LLMError`s (`error`), never as the SDK's own.
+
+    Class-level, before any client exists: `endpoint` shapes a base URL for the provider's SDK (the
+    `/v1` suffix, Azure's `azure_endpoint`), `resolve_model` turns the session's arguments into the
+    model name sent (an Azure deployment), `family` says whose models it serves (Azure: OpenAI's)."""
+
+    name: ClassVar[str]            # the provider: "openai", "anthropic", "azure"
+    family: ClassVar[str]          # whose models it serves, for model lists and prices
+    default_model: ClassVar[str]
+
+    @classmethod
+    def endpoint(cls, url: str, api_key: str) -> dict[str, str]: ...
+
+    @classmethod
+    def resolve_model(cls, model: str | None = None, **options: Any) -> str: ...
+
+    def create(self, req: ChatRequest) -> Completion: ...
+
+    def stream(self, req: ChatRequest, progress: Progress | None = None) -> Generator[str, None, Completion]:
+        """Yield text deltas; the generator's return value is the finished Completion."""
+        ...
+
+    def error(self, exc: BaseException, mid_stream: bool = False) -> errors.LLMError: ...
+
+    def close(self) -> None: ...
+
+
+def env_or(value: str | None, *names: str) -> str | None:
     """`value` if given, else the first environment variable of `names` that is set."""
     if value:
         return value
@@ -50,7 +86,7 @@ def env_or(value, *names):
     return None
 
 
-def require_key(value, env_name, provider):
+def require_key(value: str | None, env_name: str, provider: str) -> str:
     key = env_or(value, env_name)
     if not key:
         raise errors.MissingAPIKeyError(
@@ -98,15 +134,27 @@ def _body_fields(body):
     return (str(code) if code is not None else None), inner.get("type"), inner.get("message")
 
 
-def map_sdk_error(exc, sdk, provider, mid_stream=False):
+ErrorMapper = Callable[[BaseException, str], "errors.LLMError | None"]
+_mappers: list[ErrorMapper] = []
+
+
+def add_error_mapper(mapper: ErrorMapper) -> None:
+    """Have `mapper(exc, provider)` look at SDK errors first (an LLMError, or None to pass): how
+    glwork.offline turns a replay miss raised inside the SDK's HTTP client into its own error,
+    without the adapters knowing about cassettes."""
+    if mapper not in _mappers:
+        _mappers.append(mapper)
+
+
+def map_sdk_error(exc: BaseException, sdk: Any, provider: str, mid_stream: bool = False) -> errors.LLMError | None:
     """Turn an `openai`/`anthropic` SDK exception (or a transport error) into an `LLMError`."""
     if isinstance(exc, errors.LLMError):
         return exc
     name = type(exc).__name__
-    for cause in (exc, exc.__cause__, exc.__context__):
-        if type(cause).__name__ == "CannotOverwriteExistingCassetteException":  # vcrpy replay miss
-            from ..offline import cassette_miss
-            return cassette_miss(cause, provider)
+    for mapper in _mappers:
+        mapped = mapper(exc, provider)
+        if mapped is not None:
+            return mapped
     if isinstance(exc, sdk.APITimeoutError):
         return _sent(errors.LLMTimeoutError(f"The request to {provider} timed out. Try again, or raise timeout=.",
                                             provider=provider), exc)
@@ -158,23 +206,35 @@ def _sent(mapped, exc):
     return mapped
 
 
-def stream_cut(provider):
+def stream_cut(provider: str) -> errors.StreamInterruptedError:
     return errors.StreamInterruptedError(
         f"The {provider} stream ended before the reply was complete; nothing was added to the history.",
         provider=provider)
 
 
 class SDKAdapter:
-    """What every adapter shares: SDK exceptions become LLMErrors, and the client is closed."""
+    """What every adapter shares: SDK exceptions become LLMErrors, the client is closed, a base URL
+    is the SDK's `base_url`, and the model is the one asked for (else the provider's default)."""
 
-    name = ""
-    sdk = None  # the SDK module whose exception classes map_sdk_error reads
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    default_model: ClassVar[str] = ""
+    sdk: Any = None      # the SDK module whose exception classes map_sdk_error reads (set on construction)
+    client: Any = None
 
-    def error(self, exc, mid_stream=False):
+    @classmethod
+    def endpoint(cls, url: str, api_key: str) -> dict[str, str]:
+        return {"base_url": url, "api_key": api_key}
+
+    @classmethod
+    def resolve_model(cls, model: str | None = None, **options: Any) -> str:
+        return model or cls.default_model
+
+    def error(self, exc: BaseException, mid_stream: bool = False) -> errors.LLMError:
         mapped = map_sdk_error(exc, self.sdk, self.name, mid_stream)
         if mapped is None:
             raise exc
         return mapped
 
-    def close(self):
+    def close(self) -> None:
         self.client.close()

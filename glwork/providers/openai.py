@@ -1,13 +1,16 @@
-"""OpenAI Chat Completions, for api.openai.com and Azure OpenAI, through the official `openai` SDK."""
+"""OpenAI Chat Completions, for api.openai.com and Azure OpenAI, through the official `openai` SDK
+(imported when an adapter is built, so reading an adapter's class facts stays cheap)."""
+from __future__ import annotations
+
 import json
 import re
-
-import openai as sdk
+from collections.abc import Generator
+from typing import Any
 
 from .. import errors
 from ..response import Completion, ToolCall, Usage
 from ..security import get_logger, register_secret
-from .base import DEFAULT_TIMEOUT, SDKAdapter, env_or, require_key, stream_cut
+from .base import DEFAULT_TIMEOUT, ChatRequest, Progress, SDKAdapter, env_or, require_key, stream_cut
 
 log = get_logger(__name__)
 # Reasoning models take max_completion_tokens and only the default temperature.
@@ -16,14 +19,22 @@ AZURE_API_VERSION = "2024-10-21"
 
 
 class OpenAIAdapter(SDKAdapter):
-    sdk = sdk
     name = "openai"
+    family = "openai"
+    default_model = "gpt-4o-mini"
     key_env = "OPENAI_API_KEY"
 
-    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, default_headers=None, **_):
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 default_headers: dict[str, str] | None = None, **_: Any):
+        import openai as sdk
+        self.sdk = sdk
         key = require_key(api_key, self.key_env, self.name)
         self.client = sdk.OpenAI(api_key=key, base_url=env_or(base_url, "OPENAI_BASE_URL"),
                                  timeout=timeout, max_retries=0, default_headers=default_headers)
+
+    @classmethod
+    def endpoint(cls, url: str, api_key: str) -> dict[str, str]:
+        return {"base_url": url + "/v1", "api_key": api_key}   # the SDK appends paths after /v1
 
     # ---- request -------------------------------------------------------------------------------
     def _kwargs(self, req):
@@ -59,7 +70,7 @@ class OpenAIAdapter(SDKAdapter):
         return out
 
     # ---- calls -----------------------------------------------------------------------------------
-    def create(self, req):
+    def create(self, req: ChatRequest) -> Completion:
         try:
             resp = self.client.chat.completions.create(**self._kwargs(req))
         except Exception as exc:
@@ -78,9 +89,9 @@ class OpenAIAdapter(SDKAdapter):
             text, finish = msg.refusal, "refusal"
         return Completion(text or "", calls, _usage(resp.usage), resp.model, finish, getattr(resp, "_request_id", None))
 
-    def stream(self, req, progress=None):
+    def stream(self, req: ChatRequest, progress: Progress | None = None) -> Generator[str, None, Completion]:
         """Yield text deltas; return the finished `Completion` (generator return value). `progress`
-        (a base.Progress) learns the usage and model as they arrive."""
+        learns the usage and model as they arrive."""
         kw = self._kwargs(req)
         try:
             stream = self.client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kw)
@@ -118,13 +129,19 @@ class OpenAIAdapter(SDKAdapter):
 
 
 class AzureOpenAIAdapter(OpenAIAdapter):
-    """Azure OpenAI: the model argument names the deployment."""
+    """Azure OpenAI: OpenAI's models, served from a resource's deployments; the model sent names the
+    deployment."""
 
     name = "azure"
+    family = "openai"
     key_env = "AZURE_OPENAI_API_KEY"
+    deployment_env = "AZURE_OPENAI_DEPLOYMENT"
 
-    def __init__(self, api_key=None, base_url=None, timeout=DEFAULT_TIMEOUT, azure_endpoint=None,
-                 api_version=None, azure_ad_token=None, default_headers=None, **_):
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 azure_endpoint: str | None = None, api_version: str | None = None,
+                 azure_ad_token: str | None = None, default_headers: dict[str, str] | None = None, **_: Any):
+        import openai as sdk
+        self.sdk = sdk
         endpoint = base_url or env_or(azure_endpoint, "AZURE_OPENAI_ENDPOINT")
         if not endpoint:
             raise errors.ConfigurationError(
@@ -137,8 +154,17 @@ class AzureOpenAIAdapter(OpenAIAdapter):
                                       api_version=env_or(api_version, "OPENAI_API_VERSION") or AZURE_API_VERSION,
                                       timeout=timeout, max_retries=0, default_headers=default_headers)
 
+    @classmethod
+    def endpoint(cls, url: str, api_key: str) -> dict[str, str]:
+        return {"azure_endpoint": url, "api_key": api_key}   # the SDK builds /openai/deployments/... itself
 
-def _tool_call(call_id, name, raw):
+    @classmethod
+    def resolve_model(cls, model: str | None = None, azure_deployment: str | None = None, **_: Any) -> str:
+        """The deployment: `azure_deployment`, else `model`, else AZURE_OPENAI_DEPLOYMENT, else the default."""
+        return azure_deployment or model or env_or(None, cls.deployment_env) or cls.default_model
+
+
+def _tool_call(call_id: str | None, name: str, raw: str | None) -> ToolCall:
     raw = raw or "{}"
     try:
         args = json.loads(raw)
@@ -148,7 +174,7 @@ def _tool_call(call_id, name, raw):
     return ToolCall(call_id, name, args if isinstance(args, dict) else {"value": args}, raw)
 
 
-def _usage(u):
+def _usage(u: Any) -> Usage:
     if u is None:
         return Usage()
     details = getattr(u, "prompt_tokens_details", None)

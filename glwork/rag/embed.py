@@ -203,7 +203,7 @@ class OpenAIEmbedder:
     def _replay_miss(self, exc, batch):
         """Texts a replayed notebook's cassette does not hold are embedded by the local backend (the
         same all-MiniLM-L6-v2 the shipped cassettes were recorded from), unless replay is strict."""
-        from .. import config, local
+        from .. import config, offline
         from ..offline import CassetteMissError
         from ..offline.replay import announce
         if not isinstance(exc, CassetteMissError) or config.replay_strict():
@@ -211,7 +211,8 @@ class OpenAIEmbedder:
         from ..providers import embeddings
         if self._local_client is None:
             import openai
-            self._local_client = openai.OpenAI(base_url=local.url() + "/v1", api_key="local-no-key",
+            endpoint = offline.connection("openai", "local")
+            self._local_client = openai.OpenAI(base_url=endpoint["base_url"], api_key=endpoint["api_key"],
                                                max_retries=0, timeout=300.0)
         resp = embeddings.create(self._local_client, self.name, batch, "local", self.rate_limiter,
                                  self.retry_policy)

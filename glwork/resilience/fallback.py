@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigurationError
 from ..security import MASK, redact, register_secret
-from ..providers import check_provider, default_model
+from ..providers import check_provider, resolve_model
 from .retry import is_retryable
 
 ROUTE_OPTIONS = ("base_url", "api_key", "azure_endpoint", "api_version", "mode")
@@ -57,7 +57,7 @@ def parse_fallbacks(fallback_provider=None, fallback_model=None, fallbacks=None)
         provider = check_provider(spec["provider"])
         options = {k: spec[k] for k in ROUTE_OPTIONS if spec.get(k) is not None}
         register_secret(options.get("api_key"))   # masked wherever it might show up later
-        routes.append(Route(provider, spec.get("model") or default_model(provider), options))
+        routes.append(Route(provider, resolve_model(provider, spec.get("model")), options))
     return routes
 
 

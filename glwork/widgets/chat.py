@@ -30,10 +30,9 @@ def available_providers(mode):
 
 
 def models_for(provider, current=None):
-    """Models of the pricing table for `provider` (Azure serves OpenAI's), the default first."""
-    from ..monitoring.pricing import _table
-    family = "openai" if provider == "azure" else provider
-    names = sorted(m for m, row in _table().items() if row.get("provider") == family)
+    """Models of the pricing table for the family `provider` serves (Azure: OpenAI's), the default first."""
+    from ..monitoring.pricing import known_models
+    names = known_models(provider, registered=False)
     first = [default_model(provider)] + ([current] if current else [])
     return list(dict.fromkeys(first + names))
 
