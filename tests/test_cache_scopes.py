@@ -62,9 +62,11 @@ def test_a_local_models_reply_is_never_served_to_a_live_session(wire_server):
     # Each is served again only where it came from.
     again_local = chat(wire_server, cache, "local").send_message(Q)
     assert again_local.cached and str(again_local) == "The Atlantic (local model)."
-    assert again_local.model == LOCAL_MODEL
+    assert again_local.model == LOCAL_MODEL and again_local.source == "local"     # says where it came from
+    assert cache.get(Q, scope=Scope(provider="openai", model=LOCAL_MODEL, source="local")).source == "local"
     again_live = chat(wire_server, cache, "live").send_message(Q)
     assert again_live.cached and str(again_live) == "Atlantic Ocean." and len(wire_server.requests) == 2
+    assert again_live.source == "live"
     scopes = {(s["model"], s["source"]) for s in _stored_scopes(cache)}
     assert scopes == {(LOCAL_MODEL, "local"), ("gpt-4o-mini", "live")}
 

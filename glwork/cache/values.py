@@ -13,7 +13,7 @@ def encode(response):
     if isinstance(response, ChatResponse):
         return "chat", json.dumps({
             "text": str(response), "model": response.model, "provider": response.provider,
-            "finish_reason": response.finish_reason,
+            "source": getattr(response, "source", None), "finish_reason": response.finish_reason,
             "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw_arguments": c.raw_arguments}
                            for c in response.tool_calls]}, ensure_ascii=False, default=str)
     if isinstance(response, str):
@@ -31,7 +31,7 @@ def decode(kind, payload):
                  for c in payload.get("tool_calls") or []]
         return ChatResponse(payload["text"], tool_calls=calls, model=payload.get("model"),
                             provider=payload.get("provider"), finish_reason=payload.get("finish_reason"),
-                            usage=Usage(), cost=USD(0.0), cached=True)
+                            usage=Usage(), cost=USD(0.0), cached=True, source=payload.get("source"))
     return payload
 
 
