@@ -2,11 +2,28 @@
 
 `import glwork` stays light: torch, sentence-transformers, faiss and the SDKs load on first use.
 """
-from .config import configure, current_mode  # noqa: F401
+from . import config as _config
+from .config import current_mode  # noqa: F401
 from .security import get_logger as _get_logger
 
 __version__ = "0.1.0"
 _get_logger("glwork")  # redact keys from every record logged to the package logger
+
+
+def configure(mode=_config._UNSET, backend_url=_config._UNSET, local_model=_config._UNSET):
+    """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
+    (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL)
+    and/or the embedded backend's chat model (`local_model="qwen2.5-coder-1.5b-instruct"`; None:
+    GLWORK_LOCAL_MODEL or the per-use default, see glwork.local.models).
+    `configure()` with no argument returns the mode to automatic."""
+    if mode is not _config._UNSET:
+        _config.check_mode(mode)   # before anything changes
+    if local_model is not _config._UNSET:
+        from .local.models import choose
+        choose(local_model)  # an unknown name fails here, listing the known ones
+        if mode is _config._UNSET and backend_url is _config._UNSET:
+            return           # choosing a model leaves the mode alone
+    _config.configure(mode=mode, backend_url=backend_url)
 
 
 def notebook(name, mode=None, quiet=False, tracebacks="short"):

@@ -21,33 +21,30 @@ MODES = ("live", "replay", "record", "local")
 PROVIDER_KEYS = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
                  "azure": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")}
 BACKEND_ENV = "GLWORK_BACKEND_URL"
-_UNSET = object()
+_UNSET = object()   # "not given" (None means "back to automatic")
 _state = {"mode": None, "cassette_active": False, "backend_url": None}
 _lock = threading.Lock()
 
 
-def _check(mode):
+def check_mode(mode):
+    """`mode` if it is one of MODES or None, else a ConfigurationError listing them."""
     if mode is not None and mode not in MODES:
         from .errors import ConfigurationError
         raise ConfigurationError(f"Unknown mode {mode!r}. Choose one of: {', '.join(MODES)}.")
     return mode
 
 
-def configure(mode=_UNSET, backend_url=_UNSET, local_model=_UNSET):
+def configure(mode=_UNSET, backend_url=_UNSET):
     """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
-    (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL)
-    and/or the embedded backend's chat model (`local_model="qwen2.5-coder-1.5b-instruct"`; None:
-    GLWORK_LOCAL_MODEL or the per-use default, see glwork.local.models).
-    `configure()` with no argument returns the mode to automatic, as before."""
+    (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL).
+    `configure()` with no argument returns the mode to automatic. (`glwork.configure` also takes
+    the local model: this module sits below glwork.local, which reads the mode from it.)"""
     if backend_url is not _UNSET and backend_url is not None:
         from .backends.config import parse
         parse(backend_url)   # a bad URL fails here, with what to write instead
-    if local_model is not _UNSET:
-        from .local.models import choose
-        choose(local_model)  # an unknown name fails here, listing the known ones
     with _lock:
-        if mode is not _UNSET or (backend_url is _UNSET and local_model is _UNSET):
-            _state["mode"] = _check(None if mode is _UNSET else mode)
+        if mode is not _UNSET or backend_url is _UNSET:
+            _state["mode"] = check_mode(None if mode is _UNSET else mode)
         if backend_url is not _UNSET:
             _state["backend_url"] = backend_url
 
@@ -68,7 +65,7 @@ def set_cassette_active(active):
 
 def explicit_mode():
     """The mode set by configure() or GLWORK_MODE, else None (automatic)."""
-    return _state["mode"] or _check(os.environ.get("GLWORK_MODE") or None)
+    return _state["mode"] or check_mode(os.environ.get("GLWORK_MODE") or None)
 
 
 def replay_strict():

@@ -112,7 +112,7 @@ class ChatSession:
         fallback_routes = parse_fallbacks(fallback_provider, fallback_model, fallbacks)
         self.name = str(name) if name else f"session-{id(self):x}"
         self._headers = {SESSION_HEADER: self.name} if name else None
-        self._mode_arg = config._check(mode)
+        self._mode_arg = config.check_mode(mode)
         self.mode = self._mode_arg or config.current_mode(self.provider)
         # cost_limit, plus the class budget when a shared backend is set (live/record calls)
         budget = session_budget(cost_limit, self.mode)
@@ -358,7 +358,7 @@ class ChatSession:
     def _build_adapter(self, route):
         """A fallback route's adapter, in its own mode (its provider may have no key: local/replay)."""
         o = route.options
-        route.mode = config._check(o.get("mode")) or self._mode_arg or config.current_mode(route.provider)
+        route.mode = config.check_mode(o.get("mode")) or self._mode_arg or config.current_mode(route.provider)
         return offline.adapter(route.provider, route.mode, self.timeout, api_version=o.get("api_version"),
                                default_headers=self._headers, base_url=o.get("base_url"),
                                api_key=o.get("api_key"), azure_endpoint=o.get("azure_endpoint"))

@@ -6,7 +6,7 @@ message_stop. Tool use streams a `tool_use` block with `input_json_delta` pieces
 """
 import json
 
-from .engine import GenRequest
+from .generation import GenRequest
 from .wire import Reply, Stream, WireError, final_result, primed, rand_id, sse
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}

@@ -12,10 +12,10 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 from ..security import get_logger
+from .generation import ContextLengthError, GenRequest, GenResult  # noqa: F401  (the engines' interface)
 
 log = get_logger("glwork.local")
 
@@ -24,46 +24,6 @@ DEFAULT_SEED = 0            # fixed: the same request gives the same answer
 DEFAULT_MAX_TOKENS = 400  # a request without max_tokens: ~10 s on 2 cores, not minutes
 ENGINE_ENV = "GLWORK_LOCAL_ENGINE"   # auto (default) | llama | extractive
 _END = object()
-
-
-@dataclass
-class GenRequest:
-    """A provider-neutral generation request.
-
-    messages: [{"role": system|user|assistant|tool, "content": str,
-                "tool_calls": [{"id", "name", "arguments": dict}], "tool_call_id": str}]
-    tools: [{"name", "description", "parameters"}]; tool_choice: "auto" | "none" | "required" |
-    {"name": ...}. prefill: text the reply must continue (Anthropic's trailing assistant turn).
-    """
-
-    messages: list
-    tools: list = field(default_factory=list)
-    tool_choice: object = "auto"
-    json_mode: bool = False
-    json_schema: dict = None
-    max_tokens: int = None
-    temperature: float = None
-    top_p: float = None
-    stop: list = None
-    seed: int = None
-    prefill: str = ""
-
-
-@dataclass
-class GenResult:
-    text: str
-    tool_calls: list            # [{"name", "arguments": dict}]
-    finish_reason: str          # "stop" | "length" | "tool_calls"
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class ContextLengthError(ValueError):
-    def __init__(self, prompt_tokens, n_ctx):
-        super().__init__(f"This model's maximum context length is {n_ctx} tokens. However, your "
-                         f"messages resulted in {prompt_tokens} tokens. Please reduce the length "
-                         f"of the messages.")
-        self.prompt_tokens, self.n_ctx = prompt_tokens, n_ctx
 
 
 def _pkg_version(name):

@@ -9,7 +9,7 @@ import json
 import math
 import re
 
-from .engine import GenResult
+from .generation import GenResult
 
 MODEL_NAME = "glwork-extractive-v1"
 NO_ANSWER = "I could not find the answer in the provided context."

@@ -7,7 +7,7 @@ Shapes follow the recordings in tests/fixtures/wire/openai and azure/: Azure add
 import base64
 import json
 
-from .engine import GenRequest
+from .generation import GenRequest
 from .wire import Reply, Stream, WireError, final_result, now, primed, rand_id, sse
 
 _SAFE = {"filtered": False, "severity": "safe"}

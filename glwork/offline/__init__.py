@@ -1,7 +1,6 @@
 """Offline-first plumbing: which endpoint a session talks to, and the notebook's cassette."""
 import os
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +8,9 @@ from .. import config
 from ..config import record_backend
 from ..errors import ConfigurationError
 from ..providers.base import add_error_mapper
+from . import latency
 from .cassettes import CassetteMissError, check_clean, make_vcr, miss_error, read_provenance
+from .latency import LATENCY_HEADER, played_latency  # noqa: F401  (re-exported)
 from .replay import LOCAL_TIMEOUT, ReplayAdapter
 
 REPLAY_HOST = "http://replay.glwork.invalid"  # never resolves: a replay miss can't reach a network
@@ -86,14 +87,13 @@ def _open_cassette(name, path, record):
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             path.unlink()  # a recording starts from scratch: stale interactions never linger
-        from .cassettes import _serializer
-        _serializer.backend = _backend_label()
-    cm = make_vcr(record, ignore_hosts=local_hosts).use_cassette(str(path), allow_playback_repeats=False)
+    cm = make_vcr(record, ignore_hosts=local_hosts, backend=_backend_label() if record else None).use_cassette(
+        str(path), allow_playback_repeats=False)
     cassette = cm.__enter__()
     if record:
         _save_each_interaction(cassette)
     else:
-        _remember_played(cassette)
+        latency.remember_played(cassette)
     _open.update(name=name, cm=cm, cassette=cassette, path=path)
     config.set_cassette_active(True)
 
@@ -108,38 +108,10 @@ def _save_each_interaction(cassette):
     cassette.append = append_and_save
 
 
-LATENCY_HEADER = "x-glwork-latency-ms"   # the recorded call's latency, so a replay shows it, not its own
-_played = threading.local()
-
-
 def record_latency(latency_ms):
     """Note the latency of the call just recorded on its interaction (record mode; else nothing)."""
-    cassette = _open.get("cassette")
-    if _open.get("mode") != "record" or cassette is None or not cassette.data:
-        return
-    response = cassette.data[-1][1]
-    response.setdefault("headers", {})[LATENCY_HEADER] = [f"{latency_ms:.0f}"]
-    cassette._save(force=True)
-
-
-def played_latency():
-    """The recorded latency (ms) of the last response replayed in this thread, once; None if unknown."""
-    value, _played.latency = getattr(_played, "latency", None), None
-    return value
-
-
-def _remember_played(cassette):
-    play = cassette.play_response
-
-    def play_and_remember(request):
-        response = play(request)
-        value = (response.get("headers") or {}).get(LATENCY_HEADER)
-        try:
-            _played.latency = float(value[0] if isinstance(value, list) else value) if value else None
-        except (TypeError, ValueError):
-            _played.latency = None
-        return response
-    cassette.play_response = play_and_remember
+    if _open.get("mode") == "record":
+        latency.write(_open.get("cassette"), latency_ms)
 
 
 def _backend_label():

@@ -22,8 +22,7 @@ def _local_label():
 
 
 def _recording_label():
-    from . import record_backend
-    if record_backend() != "local":
+    if config.record_backend() != "local":
         return "the live provider APIs"
     try:
         from ..local.models import chosen

@@ -138,8 +138,11 @@ def _models_in(body):
     return found
 
 
-def make_vcr(record, ignore_hosts=()):
+def make_vcr(record, ignore_hosts=(), backend=None):
+    """A vcrpy VCR with the kit's matching and scrubbing; `backend` labels what a recording is made against."""
     import vcr
+    if backend is not None:
+        _serializer.backend = backend
     v = vcr.VCR(
         serializer=SERIALIZER,
         record_mode="all" if record else "none",

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from .. import config
 from ..security import get_logger
 from .cassettes import CassetteMissError
+from .latency import played_latency
 
 log = get_logger(__name__)
 LOCAL_TIMEOUT = 300.0   # a small local model on a busy laptop needs longer than a provider's API
@@ -37,7 +38,6 @@ class ReplayAdapter:
         return self._local
 
     def create(self, req):
-        from . import played_latency
         played_latency()   # forget any earlier call's
         try:
             completion = self.replayed.create(req)
@@ -54,7 +54,6 @@ class ReplayAdapter:
 
     def stream(self, req, progress=None):
         """Yield text deltas, from the cassette or (on a miss) the local backend; return the Completion."""
-        from . import played_latency
         played_latency()
         inner = self.replayed.stream(req, progress)
         source = "recorded"
@@ -77,7 +76,6 @@ class ReplayAdapter:
         completion = yield from inner
         completion.source = source
         if source == "recorded":
-            from . import played_latency
             completion.latency_ms = played_latency()
         return completion
 

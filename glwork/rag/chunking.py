@@ -29,6 +29,22 @@ class Piece:
     end: int
 
 
+@dataclass
+class Chunk:
+    """A piece of an indexed document, as the engine keeps it."""
+
+    id: int          # its vector's id in the index, never reused
+    doc_id: str
+    number: int      # 1-based position in its document
+    text: str
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.doc_id}:chunk{self.number}"
+
+
 def check_sizes(chunk_size, chunk_overlap):
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 50:
         raise ConfigurationError(f"chunk_size must be an integer of at least 50 characters, got {chunk_size!r}.")
@@ -97,8 +113,13 @@ def split_text(text, chunk_size=1000, chunk_overlap=200):
     return pieces
 
 
+def sentence_bounds(text):
+    """Offsets where the sentences (and lines) of `text` start, between 0 and len(text)."""
+    return [0] + _starts(_SENTENCE, text) + [len(text)]
+
+
 def split_sentences(text):
     """Sentences (and lines) of `text`, for sentence-level re-ranking."""
-    bounds = [0] + _starts(_SENTENCE, text) + [len(text)]
+    bounds = sentence_bounds(text)
     out = [text[a:b].strip() for a, b in zip(bounds, bounds[1:])]
     return [s for s in out if s]

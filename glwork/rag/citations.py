@@ -7,7 +7,7 @@ response's metadata says the citations were attributed by glwork, not written by
 """
 import re
 
-from .chunking import _SENTENCE, split_sentences
+from .chunking import sentence_bounds, split_sentences
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 ATTRIBUTE_MIN = 0.5
@@ -42,7 +42,7 @@ def resolve_citations(answer, passages):
 
 
 def _sentence_spans(text):
-    bounds = [0] + [m.end() for m in _SENTENCE.finditer(text)] + [len(text)]
+    bounds = sentence_bounds(text)
     for a, b in zip(bounds, bounds[1:]):
         body = text[a:b].rstrip()
         if len(body.strip()) >= 12:       # skip list bullets, headings like "(a)"

@@ -126,13 +126,13 @@ class ObjectEmbedder:
     cost_per_token = 0.0
 
     def __init__(self, obj):
-        self._obj = obj
+        self.obj = obj   # the wrapped embedder
         self.name = str(getattr(obj, "model_name", None) or getattr(obj, "name", None) or type(obj).__name__)
         self.dimension = None
         self.tokens = 0
 
     def encode(self, texts):
-        vecs = _normalise(self._obj.encode(list(texts)))
+        vecs = _normalise(self.obj.encode(list(texts)))
         self.dimension = vecs.shape[1]
         return vecs
 

@@ -4,12 +4,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ..errors import ConfigurationError
 from ..response import Usage
 from ..security import get_logger
 from . import fusion as fusion_mod
-from .chunking import check_sizes, split_text
+from .chunking import Chunk, check_sizes, split_text  # noqa: F401 (Chunk re-exported)
 from .citations import Citations, attribute, resolve_citations  # noqa: F401 (re-exported)
 from .embed import encode_all, make_embedder
 from .filters import compile_filter
@@ -26,20 +27,6 @@ DEFAULT_MAX_CONTEXT = 12_000  # characters of passages in the prompt (~3,000 tok
 SYSTEM = ("You answer questions using only the numbered context passages you are given. If they do not "
           "contain the answer, say that you do not know. Be concise.")
 CITE = " Cite the passages you use by writing their numbers in square brackets after the sentences they support."
-
-
-@dataclass
-class Chunk:
-    id: int          # faiss id, never reused
-    doc_id: str
-    number: int      # 1-based position in its document
-    text: str
-    start: int
-    end: int
-
-    @property
-    def label(self):
-        return f"{self.doc_id}:chunk{self.number}"
 
 
 @dataclass
@@ -97,19 +84,19 @@ class RAGEngine:
                  system_message=None, temperature=0.0, max_context_chars=DEFAULT_MAX_CONTEXT,
                  show_progress=None, approx_threshold=APPROX_THRESHOLD):
         check_sizes(chunk_size, chunk_overlap)
-        _check_top_k(top_k, "top_k")
+        check_top_k(top_k, "top_k")
         if search_type not in SEARCH_TYPES:
             raise ConfigurationError(f"search_type must be one of {', '.join(SEARCH_TYPES)}; got {search_type!r}.")
-        alpha = _check_alpha(alpha)
+        alpha = check_alpha(alpha)
         if fusion not in fusion_mod.FUSIONS:
             raise ConfigurationError(f"fusion must be \"weighted\" or \"rrf\"; got {fusion!r}.")
         if rerank_top_k is not None:
-            _check_top_k(rerank_top_k, "rerank_top_k")
+            check_top_k(rerank_top_k, "rerank_top_k")
             rerank_model = rerank_model or "cross-encoder"
         if not isinstance(llm_provider, str):
             raise ConfigurationError(f"llm_provider must be a provider name such as \"openai\"; got {llm_provider!r}.")
         if max_context_chars is not None:
-            _check_top_k(max_context_chars, "max_context_chars")
+            check_top_k(max_context_chars, "max_context_chars")
         self.embedding_model = embedding_model if isinstance(embedding_model, str) or embedding_model is None \
             else getattr(embedding_model, "model_name", type(embedding_model).__name__)
         self.llm_provider, self.llm_model = llm_provider, llm_model
@@ -241,6 +228,60 @@ class RAGEngine:
                                else round(self._embedder.tokens * self._embedder.cost_per_token, 8)),
         }
 
+    # ---- read access, for tools that show or save the engine (widgets, the lab, the store) ------------
+    @property
+    def lock(self):
+        """The engine's lock: hold it to read several of the parts below as one consistent state."""
+        return self._lock
+
+    @property
+    def documents(self):
+        """Indexed documents, read-only: id -> {"metadata", "hash", "chunks": [chunk ids]}."""
+        return MappingProxyType(self._docs)
+
+    @property
+    def chunks(self):
+        """Indexed chunks, read-only: chunk id -> Chunk."""
+        return MappingProxyType(self._chunks)
+
+    @property
+    def next_chunk_id(self):
+        """The id the next chunk gets (ids are never reused)."""
+        return self._next_id
+
+    @property
+    def embedder(self):
+        return self._embedder
+
+    @property
+    def vector_index(self):
+        """The VectorIndex (None until the first document is indexed)."""
+        return self._index
+
+    @property
+    def keyword_index(self):
+        return self._keyword
+
+    @property
+    def reranker(self):
+        """The re-ranker (None: no re-ranking). Set by the RAG tuner's re-rank switch."""
+        return self._reranker
+
+    @reranker.setter
+    def reranker(self, reranker):
+        self._reranker = reranker
+
+    @property
+    def answering_session(self):
+        """The ChatSession that has answered so far, or None (unlike `session`, never creates one)."""
+        return self._session
+
+    @answering_session.setter
+    def answering_session(self, session):
+        """Hand the answers (and their cost totals) to an existing session: a rebuilt engine keeps them."""
+        with self._lock:
+            self._session = session
+
     # ---- retrieval -----------------------------------------------------------------------------
     def retrieve(self, text, top_k=None, filters=None, search_type=None, alpha=None):
         """The best chunks for `text` as source dicts (id, chunk_id, score, content, metadata); no LLM.
@@ -253,11 +294,11 @@ class RAGEngine:
         """(top_k, search_type, alpha) for one query: the engine's defaults where None; bad values raise."""
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError("The query is empty: pass the question as a non-empty string.")
-        k = self.top_k if top_k is None else _check_top_k(top_k, "top_k")
+        k = self.top_k if top_k is None else check_top_k(top_k, "top_k")
         search_type = search_type or self.search_type
         if search_type not in SEARCH_TYPES:
             raise ConfigurationError(f"search_type must be one of {', '.join(SEARCH_TYPES)}; got {search_type!r}.")
-        return k, search_type, self.alpha if alpha is None else _check_alpha(alpha)
+        return k, search_type, self.alpha if alpha is None else check_alpha(alpha)
 
     def _retrieve(self, text, top_k, filters, search_type, alpha):
         k, search_type, alpha = self.query_settings(text, top_k, search_type, alpha)
@@ -272,7 +313,7 @@ class RAGEngine:
                 subset = [cid for entry in self._docs.values() if match(entry["metadata"])
                           for cid in entry["chunks"]]
                 info["filtered_chunks"] = len(subset)
-            hits = [] if subset == [] else self._search(text, k, subset, search_type, alpha)
+            hits = [] if subset == [] else self.search(text, k, subset, search_type, alpha)
             if self._reranker is not None and hits:
                 keep = min(self.rerank_top_k or k, k)
                 cands = [(cid, self._chunks[cid].text, score) for cid, score in hits]
@@ -283,11 +324,13 @@ class RAGEngine:
         info["retrieval_ms"] = round((time.perf_counter() - start) * 1000, 1)
         return sources, info
 
-    def _search(self, text, k, subset, search_type, alpha):
+    def search(self, text, k, subset=None, search_type="semantic", alpha=DEFAULT_ALPHA):
+        """The first stage of retrieve(): [(chunk id, score)], best first, before re-ranking; `subset`
+        limits it to those chunk ids. Settings are taken as given (see query_settings)."""
         if search_type == "keyword":
             ids, scores = self._keyword.search(text, k, subset)
             return list(zip(ids, scores))
-        query = self._embed_query(text)
+        query = self.embed_query(text)
         if search_type == "semantic":
             ids, scores = self._index.search(query, k, subset)
             return list(zip(ids, scores))
@@ -302,7 +345,8 @@ class RAGEngine:
         kw = self._keyword.lookup(kw_all, ids)
         return fusion_mod.top(fusion_mod.weighted(ids, sem, kw, alpha), k)
 
-    def _embed_query(self, text):
+    def embed_query(self, text):
+        """The query's vector, as search() compares it with the chunks'."""
         return self._embedder.encode([text])[0]
 
     def _source(self, cid, score):
@@ -383,6 +427,8 @@ class RAGEngine:
         """Write the index, chunks and settings to the folder `path` (atomically; replaces it)."""
         from .store import save
         with self._lock:
+            if self._index is None:
+                raise ConfigurationError("Nothing is indexed yet: index documents before saving.")
             return save(self, path)
 
     @classmethod
@@ -390,16 +436,24 @@ class RAGEngine:
         """Open a saved engine without re-embedding. `embedding_model`, if given, must match the store's;
         other keyword arguments (search_type, alpha, top_k, llm_model, ...) override saved settings."""
         from .store import load
-        return load(cls, path, embedding_model, overrides)
+        saved = load(path, embedding_model, overrides)
+        engine = cls(embedding_model=saved.embedding_model, **saved.settings)
+        if saved.embedding_backend == "openai":   # what answered, so new vectors can be checked against it
+            engine._embedder.dimension = saved.index.dimension
+            engine._embedder.served_model = saved.served_model
+        engine._index, engine._chunks, engine._docs, engine._next_id = (saved.index, saved.chunks,
+                                                                       saved.documents, saved.next_chunk_id)
+        engine._keyword.add(list(saved.chunks), [c.text for c in saved.chunks.values()])
+        return engine
 
 
-def _check_top_k(value, name):
+def check_top_k(value, name):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}.")
     return value
 
 
-def _check_alpha(alpha):
+def check_alpha(alpha):
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
         raise ConfigurationError(f"alpha must be a number from 0 (keyword only) to 1 (semantic only), got {alpha!r}.")
     return float(alpha)

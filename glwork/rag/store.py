@@ -17,9 +17,12 @@ import shutil
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigurationError
+from .chunking import Chunk
 from .embed import LOCAL_ALIASES, LOCAL_NAME, ObjectEmbedder
 
 FORMAT = "glwork-rag-store"
@@ -73,8 +76,11 @@ def _model_key(name):
 
 
 def save(engine, path):
+    """Write `engine` (its index, chunks, documents, settings) to the folder `path`; the caller holds
+    engine.lock."""
     target = Path(path).expanduser().resolve()
-    if engine._index is None:
+    index = engine.vector_index
+    if index is None:
         raise ConfigurationError("Nothing is indexed yet: index documents before saving.")
     if target.exists() and (not target.is_dir() or
                             (any(target.iterdir()) and not (target / "manifest.json").exists())):
@@ -82,24 +88,25 @@ def save(engine, path):
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        engine._index.write(tmp / "vectors.faiss")
+        index.write(tmp / "vectors.faiss")
         _fsync(tmp / "vectors.faiss")
         _write_lines(tmp / "chunks.jsonl", (
             {"id": c.id, "doc_id": c.doc_id, "number": c.number, "start": c.start, "end": c.end, "text": c.text}
-            for c in sorted(engine._chunks.values(), key=lambda c: c.id)))
+            for c in sorted(engine.chunks.values(), key=lambda c: c.id)))
         _write_lines(tmp / "documents.jsonl", (
             {"id": doc_id, "sha256": d["hash"], "metadata": d["metadata"], "chunks": d["chunks"]}
-            for doc_id, d in engine._docs.items()))
-        emb = engine._embedder
+            for doc_id, d in engine.documents.items()))
+        emb = engine.embedder
         manifest = {
             "format": FORMAT, "version": VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "embedding": {"model": _model_key(emb.name) if emb.kind == "local" else emb.name,
                           "backend": emb.kind, "served_model": getattr(emb, "served_model", None),
-                          "dimension": engine._index.dimension},
-            "index": {"approximate": engine._index.approximate, "trained_size": engine._index.trained_size,
-                      "vectors": len(engine._index)},
-            "counts": {"documents": len(engine._docs), "chunks": len(engine._chunks), "next_id": engine._next_id},
+                          "dimension": index.dimension},
+            "index": {"approximate": index.approximate, "trained_size": index.trained_size,
+                      "vectors": len(index)},
+            "counts": {"documents": len(engine.documents), "chunks": len(engine.chunks),
+                       "next_id": engine.next_chunk_id},
             "settings": {k: getattr(engine, k) for k in SETTINGS},
             "signature": _sign({k: getattr(engine, k) for k in STEERING}),
             "files": {name: {"sha256": _sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES},
@@ -160,8 +167,22 @@ def _check_manifest(root):
     return manifest
 
 
-def load(cls, path, embedding_model, overrides):
-    from .engine import Chunk
+@dataclass
+class Saved:
+    """What load() read from a store, checked, for RAGEngine.load to build the engine from."""
+
+    embedding_model: Any            # the name (or the object) to build the embedder with
+    embedding_backend: str          # "local", "openai", "folder" or "object"
+    served_model: str | None        # the model that made the vectors (OpenAI embeddings: may differ)
+    settings: dict[str, Any]        # RAGEngine arguments, overrides applied
+    index: Any                      # a VectorIndex
+    chunks: dict[int, Chunk]
+    documents: dict[str, dict[str, Any]]
+    next_chunk_id: int
+
+
+def load(path, embedding_model, overrides):
+    """The checked contents of the store at `path` (StoreError if it is damaged or does not fit)."""
     from .index import VectorIndex
     root = Path(path).expanduser().resolve()
     manifest = _check_manifest(root)
@@ -214,14 +235,8 @@ def load(cls, path, embedding_model, overrides):
     settings.update(overrides)
     if "rerank_top_k" in overrides and "rerank_model" not in overrides and overrides["rerank_top_k"] is None:
         settings["rerank_model"] = None
-    engine = cls(embedding_model=embedding_model if embedding_model is not None else stored, **settings)
-    if emb["backend"] == "openai":
-        engine._embedder.dimension = emb["dimension"]
-        engine._embedder.served_model = emb.get("served_model")
-    engine._index, engine._chunks, engine._docs = index, chunks, doc_map
-    engine._next_id = counts.get("next_id", max(chunks, default=-1) + 1)
-    engine._keyword.add(list(chunks), [c.text for c in chunks.values()])
-    return engine
+    return Saved(embedding_model if embedding_model is not None else stored, emb["backend"], emb.get("served_model"),
+                 settings, index, chunks, doc_map, counts.get("next_id", max(chunks, default=-1) + 1))
 
 
 def _key_path():

@@ -10,7 +10,7 @@ It only reads the engine; `apply_settings` is the one place that changes it (the
 import re
 
 from ..rag import fusion as fusion_mod
-from ..rag.engine import SEARCH_TYPES, _check_alpha, _check_top_k
+from ..rag.engine import SEARCH_TYPES, check_alpha, check_top_k
 from ..errors import ConfigurationError
 from .view import esc
 
@@ -23,21 +23,21 @@ def stage_scores(engine, text, top_k=None, search_type=None, alpha=None, reranke
     if not isinstance(text, str) or not text.strip():
         raise ConfigurationError("The query is empty: type a question in the query box.")
     k, search_type, alpha = engine.query_settings(text, top_k, search_type, alpha)
-    with engine._lock:
-        if not engine._chunks:
+    with engine.lock:
+        if not engine.chunks:
             raise ConfigurationError("Nothing is indexed yet: call index_documents([...]) first.")
-        hits = engine._search(text, k, None, search_type, alpha)   # the engine's first stage
+        hits = engine.search(text, k, None, search_type, alpha)   # the engine's first stage
         ids = [cid for cid, _ in hits]
-        semantic = engine._index.scores_for(engine._embed_query(text), ids) if ids else []
-        order, kw_all = engine._keyword.scores(text)
-        keyword = engine._keyword.lookup(kw_all, ids) if ids and len(order) else [0.0] * len(ids)
+        semantic = engine.vector_index.scores_for(engine.embed_query(text), ids) if ids else []
+        order, kw_all = engine.keyword_index.scores(text)
+        keyword = engine.keyword_index.lookup(kw_all, ids) if ids and len(order) else [0.0] * len(ids)
         first = {cid: float(score) for cid, score in hits}
         final, reranked = hits, {}
         if reranker is not None and hits:
             keep = min(rerank_top_k or k, k)
-            reranked = dict(reranker.rerank(text, [(cid, engine._chunks[cid].text, s) for cid, s in hits]))
+            reranked = dict(reranker.rerank(text, [(cid, engine.chunks[cid].text, s) for cid, s in hits]))
             final = fusion_mod.top(reranked, keep)
-        chunks = {cid: engine._chunks[cid] for cid, _ in final}
+        chunks = {cid: engine.chunks[cid] for cid, _ in final}
     first_rank = {cid: n for n, cid in enumerate(ids, 1)}
     sem = dict(zip(ids, (float(s) for s in semantic)))
     kw = dict(zip(ids, (float(s) for s in keyword)))
@@ -54,7 +54,7 @@ def stage_scores(engine, text, top_k=None, search_type=None, alpha=None, reranke
 
 def _matches(engine, query, text):
     """Spans of the words of `text` that match a query keyword (same tokens and stems as BM25)."""
-    tokenizer = engine._keyword.tokenizer
+    tokenizer = engine.keyword_index.tokenizer
     wanted = set(tokenizer(query))
     for m in _WORD.finditer(text):
         stems = tokenizer(m.group(0))   # stop words give no token
@@ -79,22 +79,21 @@ def highlight(engine, query, text):
 def apply_settings(engine, top_k, search_type, alpha, reranker, rerank_top_k):
     """Put the tuner's knobs on the engine, so `engine.query()` answers with the same settings.
 
-    The engine reads top_k, search_type, alpha and rerank_top_k at query time; its re-ranker is
-    fixed at construction (RAGEngine has no setter for it), so the tuner sets it here."""
-    engine.top_k = _check_top_k(top_k, "top_k")
+    The engine reads top_k, search_type, alpha, rerank_top_k and its re-ranker at query time."""
+    engine.top_k = check_top_k(top_k, "top_k")
     if search_type not in SEARCH_TYPES:
         raise ConfigurationError(f"search_type must be one of {', '.join(SEARCH_TYPES)}; got {search_type!r}.")
     engine.search_type = search_type
-    engine.alpha = _check_alpha(alpha)
-    engine.rerank_top_k = None if reranker is None else _check_top_k(rerank_top_k, "rerank_top_k")
+    engine.alpha = check_alpha(alpha)
+    engine.rerank_top_k = None if reranker is None else check_top_k(rerank_top_k, "rerank_top_k")
     engine.rerank_model = None if reranker is None else getattr(reranker, "model_name", "custom")
-    engine._reranker = reranker
+    engine.reranker = reranker
 
 
 def engine_settings(engine):
     """What a rebuilt engine (new chunk sizes) must keep of the old one."""
-    emb = engine._embedder
-    spec = emb._obj if emb.kind == "object" else (None if emb.kind == "local" else emb.name)
+    emb = engine.embedder
+    spec = emb.obj if emb.kind == "object" else (None if emb.kind == "local" else emb.name)
     return {"embedding_model": spec,
             "llm_provider": engine.llm_provider, "llm_model": engine.llm_model, "top_k": engine.top_k,
             "search_type": engine.search_type, "alpha": engine.alpha, "fusion": engine.fusion,
@@ -104,10 +103,10 @@ def engine_settings(engine):
 
 def documents_of(engine):
     """The engine's documents rebuilt from their chunks (text between chunks becomes one space)."""
-    with engine._lock:
+    with engine.lock:
         out = []
-        for doc_id, entry in engine._docs.items():
-            chunks = sorted((engine._chunks[c] for c in entry["chunks"]), key=lambda c: c.start)
+        for doc_id, entry in engine.documents.items():
+            chunks = sorted((engine.chunks[c] for c in entry["chunks"]), key=lambda c: c.start)
             if not chunks:
                 continue
             buf = [" "] * max(c.end for c in chunks)

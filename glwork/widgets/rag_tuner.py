@@ -84,12 +84,12 @@ class RAGTuner(View):
                                            style={"description_width": "110px", "button_width": "80px"})
         self.alpha = w.FloatSlider(value=e.alpha, min=0.0, max=1.0, step=0.05, description="alpha", style=style,
                                    layout=wide)
-        on = e._reranker is not None
+        on = e.reranker is not None
         self.rerank = w.Checkbox(value=on, description="re-rank", indent=False)
         self.rerank_top_k = w.IntSlider(value=min(e.rerank_top_k or 3, e.top_k), min=1, max=self.top_k.max,
                                         description="rerank_top_k", style=style, layout=wide)
         if on and self._reranker is None:
-            self._reranker = e._reranker
+            self._reranker = e.reranker
         self.query = w.Text(value=query, placeholder="A question to retrieve for; Enter asks the LLM",
                             description="query", style=style, layout=w.Layout(width="720px"))
         self.ask_button = w.Button(description="Ask", button_style="primary")
@@ -162,8 +162,8 @@ class RAGTuner(View):
                 self._show_error(exc)
                 return False
             old, self.engine = self.engine, engine
-            if old is not None and getattr(old, "_session", None) is not None:
-                engine._session = old._session   # keep the answering session (and its cost totals)
+            if old is not None and old.answering_session is not None:
+                engine.answering_session = old.answering_session   # keep it, and its cost totals
             self.reindexes += 1
         self.refresh()
         return True
