@@ -1,5 +1,5 @@
 """Where entries live: SQLite, in a file when `path=` is given (else in memory), or, with no path
-and a shared backend configured, Redis (`open_store`; glwork.backends.cache).
+and a shared backend configured, Redis (`open_store`; glwork.backends.redis_cache).
 
 The file survives a kernel restart and can be shared by processes: WAL journal, a busy timeout,
 AUTOINCREMENT ids (never reused, so an id always means the same entry), and `PRAGMA data_version`
@@ -57,6 +57,8 @@ def is_corrupt(exc):
     """True for a file that is damaged or not ours to read (moved aside), False for a passing
     condition (locked, disk full, read-only, I/O): the user's file must then stay where it is."""
     if isinstance(exc, CorruptStoreError):
+        return True
+    if str(exc).startswith(("no such table", "no such column")):   # our schema is gone: damage, not a moment
         return True
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -255,8 +257,7 @@ def open_store(path=None):
         from .. import backends
         backend = backends.current()
         if backend is not None:
-            from ..backends.cache import FailoverStore
-            return FailoverStore(backend)
+            return backend.cache_store(lambda: Store(None))
     return Store(path)
 
 
