@@ -8,11 +8,12 @@ import time
 import pytest
 
 from glwork import config
-from glwork.backends import budget as redis_budget
+from glwork.backends import redis_budget
 from glwork.errors import BudgetExceededError, ConfigurationError
 from glwork.llm import ChatSession
-from glwork.resilience import budget as budget_module
-from glwork.resilience.budget import Budget, ClassBudget, session_budget
+from glwork.resilience import class_budget as class_budget_module
+from glwork.resilience.budget import Budget, session_budget
+from glwork.resilience.class_budget import ClassBudget
 from redis_server import StartLine, redis_server, redis_url, run_processes  # noqa: F401
 from wire_server import Canned
 
@@ -24,9 +25,9 @@ def _clean_local_class_budget():
     yield
     config.configure(backend_url=None)
     ClassBudget(backend="local").set_limits(day=None, month=None)
-    budget_module._local["spent"].clear()
-    budget_module._local["reserved"].clear()
-    budget_module._class_budgets.clear()
+    class_budget_module._local["spent"].clear()
+    class_budget_module._local["reserved"].clear()
+    class_budget_module._class_budgets.clear()
 
 
 def reply(prompt_tokens=20, completion_tokens=10):

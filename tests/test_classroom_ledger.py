@@ -13,6 +13,7 @@ import pytest
 
 from glwork import config, events
 from glwork.monitoring import ledger
+from glwork.monitoring.ledger import store
 from glwork.monitoring.alerts import CostAlertManager
 from glwork.monitoring.ledger import CostTracker
 from redis_server import StartLine, free_port, redis_server, redis_url, run_processes  # noqa: F401
@@ -150,9 +151,9 @@ def ledger_spender(cost):
 def test_sqlite_ledger_of_schema_1_gains_the_attendee_column(tmp_path):
     path = tmp_path / "old.sqlite3"
     con = sqlite3.connect(path)
-    old_schema = ledger._SCHEMA.replace("mode TEXT, pid INTEGER,\n    attendee TEXT,                 -- who made the "
-                                        "call (schema 2)\n    source TEXT                    -- \"live\" (billed), "
-                                        "\"recorded\" or \"local\" (free), schema 3\n", "mode TEXT, pid INTEGER\n")
+    old_schema = store.SCHEMA.replace("mode TEXT, pid INTEGER,\n    attendee TEXT,                 -- who made the "
+                                      "call (schema 2)\n    source TEXT                    -- \"live\" (billed), "
+                                      "\"recorded\" or \"local\" (free), schema 3\n", "mode TEXT, pid INTEGER\n")
     assert "attendee" not in old_schema and "source" not in old_schema
     con.executescript(old_schema)
     con.execute("INSERT INTO calls (ts, provider, cost, status) VALUES (?, 'openai', 0.5, 'ok')", (time.time(),))

@@ -10,7 +10,8 @@ from glwork.llm import BudgetExceededError, ChatSession, CostAlertManager, LLMEr
 from glwork.monitoring import pricing
 from glwork.monitoring.ledger import flush
 from glwork.resilience import budget as budget_module
-from glwork.resilience.budget import ClassBudget
+from glwork.resilience import class_budget as class_budget_module
+from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.retry import RetryPolicy
 from glwork.response import Usage
 from fault_helpers import ASK, ledger_path, ledger_rows, server, session  # noqa: F401
@@ -21,9 +22,9 @@ def _clean(monkeypatch):
     monkeypatch.setenv("GLWORK_LOCAL_ENGINE", "extractive")
     yield
     ClassBudget(backend="local").set_limits(day=None, month=None)
-    budget_module._local["spent"].clear()
-    budget_module._local["reserved"].clear()
-    budget_module._class_budgets.clear()
+    class_budget_module._local["spent"].clear()
+    class_budget_module._local["reserved"].clear()
+    class_budget_module._class_budgets.clear()
     glwork.local.clear_faults()
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from glwork.errors import BudgetExceededError
 from glwork.rag.embed import OpenAIEmbedder, make_embedder
-from glwork.resilience import budget as budget_module
-from glwork.resilience.budget import ClassBudget
+from glwork.resilience import class_budget as class_budget_module
+from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.clock import FakeClock
 from glwork.resilience.limiter import RateLimiter
 from glwork.resilience.retry import RetryPolicy
@@ -21,9 +21,9 @@ def live_on_the_local_server(server, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
     yield
     ClassBudget(backend="local").set_limits(day=None, month=None)
-    budget_module._local["spent"].clear()
-    budget_module._local["reserved"].clear()
-    budget_module._class_budgets.clear()
+    class_budget_module._local["spent"].clear()
+    class_budget_module._local["reserved"].clear()
+    class_budget_module._class_budgets.clear()
 
 
 def test_an_embedding_request_lands_in_the_ledger_and_the_class_budget(ledger_path):

@@ -9,7 +9,7 @@ import pytest
 
 import glwork.local
 from glwork.llm import ChatSession, CostAlertManager, CostTracker
-from glwork.monitoring import ledger
+from glwork.monitoring.ledger import store
 from glwork.monitoring.ledger import flush
 from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 
@@ -66,8 +66,8 @@ def test_a_learner_gets_no_cost_alert_for_calls_that_cost_nothing(local_call, pe
 
 
 def test_an_older_ledger_learns_which_rows_were_free(ledger_path):
-    old = ledger._SCHEMA.replace("    source TEXT                    -- \"live\" (billed), \"recorded\" or \"local\" "
-                                 "(free), schema 3\n", "").replace("attendee TEXT,", "attendee TEXT")
+    old = store.SCHEMA.replace("    source TEXT                    -- \"live\" (billed), \"recorded\" or \"local\" "
+                               "(free), schema 3\n", "").replace("attendee TEXT,", "attendee TEXT")
     assert "source" not in old
     con = sqlite3.connect(ledger_path)
     con.executescript(old)
@@ -77,6 +77,6 @@ def test_an_older_ledger_learns_which_rows_were_free(ledger_path):
     con.execute("PRAGMA user_version=2")
     con.commit()
     con.close()
-    ledger._stores.clear()
+    store.forget_stores()
     assert CostTracker().get_total_cost() == pytest.approx(0.5)
     assert CostTracker().get_cost_summary()["free_as_if"] == pytest.approx(0.375)

@@ -12,14 +12,15 @@ import time
 import pytest
 
 from glwork.monitoring import ledger
+from glwork.monitoring.ledger import store, writer
 from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 
 
 @pytest.fixture
 def quick_busy(monkeypatch):
-    monkeypatch.setattr(ledger, "BUSY_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(ledger, "RETRY_S", 0.2, raising=False)
-    ledger._stores.clear()          # reopened with the short timeout
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(writer, "RETRY_S", 0.2)
+    store.forget_stores()          # reopened with the short timeout
 
 
 def hold_lock(path):
@@ -40,7 +41,7 @@ def count_rows(path):
 
 
 def test_rows_written_while_the_ledger_is_locked_are_kept_and_written_later(server, ledger_path, quick_busy):
-    ledger.store(str(ledger_path)).conn()            # the ledger exists
+    store.for_path(str(ledger_path)).conn()            # the ledger exists
     lock = hold_lock(ledger_path)
     try:
         reply = session(server, "locked-out").send_message(ASK)
@@ -56,8 +57,8 @@ def test_rows_written_while_the_ledger_is_locked_are_kept_and_written_later(serv
 
 
 def test_a_full_disk_keeps_the_rows_until_it_has_room(ledger_path, monkeypatch, quick_busy):
-    ledger.store(str(ledger_path)).conn()            # the ledger exists
-    real = ledger._Store.insert_many
+    store.for_path(str(ledger_path)).conn()            # the ledger exists
+    real = store.LedgerStore.insert_many
     failures = []
 
     def full_disk(self, sql, rows):
@@ -65,7 +66,7 @@ def test_a_full_disk_keeps_the_rows_until_it_has_room(ledger_path, monkeypatch, 
             failures.append(1)
             raise sqlite3.OperationalError("database or disk is full")
         return real(self, sql, rows)
-    monkeypatch.setattr(ledger._Store, "insert_many", full_disk)
+    monkeypatch.setattr(store.LedgerStore, "insert_many", full_disk)
     ledger.ensure_default()
     from glwork import events
     from glwork.response import Usage
@@ -82,9 +83,10 @@ CHILD = """
 import sys, time
 from glwork import events
 from glwork.monitoring import ledger
+from glwork.monitoring.ledger import store
 from glwork.response import Usage
 from glwork.session import CallRecord
-ledger.BUSY_TIMEOUT_S = 0.2
+store.BUSY_TIMEOUT_S = 0.2
 ledger.ensure_default()
 for i in range(3):
     events.emit("llm_call", record=CallRecord("openai", "gpt-4", "gpt-4", Usage(100, 50), 0.006, False, 5.0),
@@ -100,8 +102,8 @@ def run_child(code, path):
 
 def test_rows_unwritten_at_exit_go_to_a_side_file_that_the_next_start_imports(ledger_path):
     side_files = lambda: glob.glob(f"{ledger_path}.pending-*.jsonl")   # noqa: E731
-    ledger.store(str(ledger_path)).conn()
-    ledger._stores.clear()
+    store.for_path(str(ledger_path)).conn()
+    store.forget_stores()
     lock = hold_lock(ledger_path)
     try:
         child = run_child(CHILD, ledger_path)       # a kernel that exits while the ledger is locked

@@ -12,12 +12,12 @@ import time
 import pytest
 import redis
 
-from glwork.backends import budget as redis_budget
+from glwork.backends import redis_budget
 from glwork.cache import HashingEmbedder, SemanticCacheManager
 from glwork.errors import BudgetExceededError
 from glwork.monitoring.ledger import CostTracker
-from glwork.resilience import budget as budget_module
-from glwork.resilience.budget import ClassBudget
+from glwork.resilience import class_budget as class_budget_module
+from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.limiter import RateLimiter
 from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 from redis_server import free_port, redis_server, redis_url  # noqa: F401
@@ -25,9 +25,9 @@ from redis_server import free_port, redis_server, redis_url  # noqa: F401
 
 @pytest.fixture(autouse=True)
 def _fresh_budgets():
-    budget_module._class_budgets.clear()
+    class_budget_module._class_budgets.clear()
     yield
-    budget_module._class_budgets.clear()
+    class_budget_module._class_budgets.clear()
 
 
 def admin(url):
@@ -149,7 +149,7 @@ def test_an_unknown_cost_books_the_worst_case_on_the_shared_class_budget(redis_u
 # ---- item 5: settles queued during an outage are flushed at exit ------------------------------------------
 KERNEL = """
 import os, sys, time
-from glwork.resilience.budget import ClassBudget, EXIT_TIMEOUT_S
+from glwork.resilience.class_budget import ClassBudget, EXIT_TIMEOUT_S
 import glwork.resilience.budget as b
 b.EXIT_TIMEOUT_S = 0.5
 cb = ClassBudget()

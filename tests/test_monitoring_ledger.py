@@ -10,6 +10,7 @@ import pytest
 
 from glwork.llm import ChatSession, LLMError
 from glwork.monitoring import ledger
+from glwork.monitoring.ledger import store
 from glwork.monitoring.ledger import SCHEMA_VERSION, CostTracker
 from glwork.resilience.retry import RetryPolicy
 from wire_server import cassette, openai_server_error
@@ -90,10 +91,10 @@ def test_file_is_wal_versioned_and_refuses_a_newer_schema(path):
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     con.execute("PRAGMA user_version=99")
     con.close()
-    ledger.store(str(path)).close()
+    store.for_path(str(path)).close()
     with pytest.raises(LLMError, match="newer"):
         t.get_total_cost()
-    ledger.store(str(path)).close()
+    store.for_path(str(path)).close()
 
 
 def test_corrupt_ledger_is_moved_aside_and_a_fresh_one_started(path, caplog):

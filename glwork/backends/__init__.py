@@ -4,7 +4,7 @@
 
 With it set, in every kernel of the class, without changing a notebook:
 - RateLimiter: one sliding window per limiter name for all kernels (an atomic Lua script);
-- the class budget (glwork.resilience.budget.ClassBudget): one spend counter per day and month,
+- the class budget (glwork.resilience.class_budget.ClassBudget): one spend counter per day and month,
   a call that would pass it is refused before it is sent;
 - SemanticCacheManager (without path=): one cache; an answer stored by one kernel serves all;
 - CostTracker: one ledger (a Redis stream); totals class-wide, or per attendee.
@@ -16,8 +16,14 @@ back (at exit, to the local SQLite ledger instead). Every part reconnects by its
 Unset (or "local"): the embedded backends, exactly as before.
 
 The instructor's view: notebooks/instructor_dashboard.ipynb (glwork.backends.overview); the class
-limit: glwork.resilience.budget.ClassBudget().set_limits(day=..., month=...). Use a Redis that keeps
-its data (the Debian package's default snapshots do), or a restart forgets limits and spend.
+limit: glwork.llm.ClassBudget().set_limits(day=..., month=...). Use a Redis that keeps its data
+(the Debian package's default snapshots do), or a restart forgets limits and spend.
+
+Layout: each feature asks the configured `RedisBackend` for its part (`window`, `cache_store`,
+`budget_counters`, `ledger`); the Redis side of each lives in redis_limiter.py, redis_cache.py,
+redis_budget.py and redis_ledger.py, which know Redis and nothing of the features (what they
+need of a feature is handed to them), so no feature imports a Redis module and nothing here
+imports a feature.
 """
 import getpass
 import os
@@ -52,11 +58,33 @@ class RedisBackend:
         return ":".join((self.config.namespace, *map(str, parts)))
 
     def part(self, name, make):
-        """One instance per backend of a part (the ledger mirror, the class budget...)."""
+        """One instance per backend of a part (the ledger, the class budget's counters)."""
         with self._parts_lock:
             if name not in self._parts:
                 self._parts[name] = make(self)
             return self._parts[name]
+
+    # ---- each feature's part -----------------------------------------------------------------
+    def window(self, name, window, max_requests, max_tokens):
+        """A RateLimiter's sliding window, shared by `name` across kernels."""
+        from .redis_limiter import SharedWindow
+        return SharedWindow(self, name, window, max_requests, max_tokens)
+
+    def cache_store(self, local_store):
+        """The class's semantic-cache store; `local_store()` makes the per-kernel one used while Redis is away."""
+        from .redis_cache import FailoverStore
+        return FailoverStore(self, local_store)
+
+    def budget_counters(self):
+        """The class budget's spend and hold counters (one per backend)."""
+        from .redis_budget import RedisBudgetCounters
+        return self.part("class_budget", RedisBudgetCounters)
+
+    def ledger(self, mirror, insert_sql, columns, defaults, before_exit, on_unsent):
+        """The class ledger (one per backend); see RedisLedger for the arguments."""
+        from .redis_ledger import RedisLedger
+        return self.part("ledger", lambda b: RedisLedger(b, mirror(), insert_sql, columns, defaults,
+                                                         before_exit, on_unsent))
 
 
 def current():

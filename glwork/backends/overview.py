@@ -20,7 +20,7 @@ def class_overview(tracker=None, cache=None, limiters=(), top=10):
     import pandas as pd
 
     from ..monitoring.ledger import CostTracker
-    from ..resilience.budget import ClassBudget
+    from ..resilience.class_budget import ClassBudget
     backend = backends.current()
     tracker = tracker or CostTracker()
     calls = tracker.to_dataframe()
@@ -55,7 +55,7 @@ def limit_headroom(limiters=(), backend=None):
         rows += _rows(lim.name, stats["requests_in_window"], stats["max_requests_per_minute"],
                       stats["tokens_in_window"], stats["max_tokens_per_minute"])
     if backend is not None:
-        from .limiter import SharedWindow, limiter_names
+        from .redis_limiter import SharedWindow, limiter_names
         try:
             for name in limiter_names(backend):
                 if name in seen:
@@ -83,14 +83,11 @@ def _rows(name, used_r, max_r, used_t, max_t):
 
 def busiest_questions(cache=None, backend=None, top=10):
     """[(question, times asked)] from `cache`, else from the class's shared cache."""
-    store = getattr(cache, "_store", None)
-    if store is None and backend is not None:
-        from .cache import RedisCacheStore
-        store = RedisCacheStore(backend)
-    if store is None:
+    if cache is None and backend is None:
         return []
+    from .redis_cache import RedisCacheStore
     try:
-        return store.top_questions(top)
+        return (cache if cache is not None else RedisCacheStore(backend)).top_questions(top)
     except backends.BackendUnavailable:
         return []
 

@@ -6,9 +6,6 @@ settling cannot lock the budget forever; its hold is released HOLD_TTL_S later.
 The check and the reservation are one Lua script, so two kernels can never both take the last
 dollar. Period keys (YYYY-MM-DD, YYYY-MM) come from the caller's local calendar, like the ledger's.
 """
-from .link import BackendUnavailable  # noqa: F401
-
-NANO = 1_000_000_000
 HOLD_TTL_S = 900          # renewed every third of it while the call runs (see ClassBudget)
 SETTLED_TTL_S = 3 * 86400  # how long a settled hold id is remembered (re-sent settles count once)
 DAY_KEY_TTL_S = 3 * 86400
@@ -78,14 +75,9 @@ return n
 """
 
 
-def to_nano(usd, up=False):
-    """USD -> whole nano-USD; `up` rounds a reservation up so it never under-reserves."""
-    import math
-    v = float(usd) * NANO
-    return int(math.ceil(v - 1e-6)) if up else int(round(v))
-
-
 class RedisBudgetCounters:
+    """The counters, amounts in nano-USD (the class budget converts). Raises BackendUnavailable."""
+
     def __init__(self, backend):
         self.backend = backend
         self.prefix = backend.key("{budget}") + ":"     # one hash slot for every budget key

@@ -60,7 +60,7 @@ def _text(v):
 
 
 class RedisCacheStore:
-    """glwork.cache.store.Store's interface over Redis. Raises BackendUnavailable."""
+    """The semantic cache's store interface (glwork.cache.store.Store's) over Redis. Raises BackendUnavailable."""
 
     def __init__(self, backend):
         import redis
@@ -254,11 +254,13 @@ class RedisCacheStore:
 
 
 class FailoverStore:
-    """The shared RedisCacheStore while Redis answers; a per-kernel in-memory Store while it does not."""
+    """The shared RedisCacheStore while Redis answers; a per-kernel in-memory store, made by
+    `local_store()` (the cache's own SQLite Store), while it does not."""
 
-    def __init__(self, backend):
+    def __init__(self, backend, local_store):
         self.redis = RedisCacheStore(backend)
         self.path = self.redis.path
+        self._make_local = local_store
         self.local = None
         self.using_redis = True
         self._switched = False
@@ -266,8 +268,7 @@ class FailoverStore:
     # ---- routing -----------------------------------------------------------------------------
     def _local(self):
         if self.local is None:
-            from ..cache.store import Store
-            self.local = Store(None)
+            self.local = self._make_local()
         return self.local
 
     def _shared(self, fn, fallback):

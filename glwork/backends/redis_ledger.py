@@ -6,6 +6,10 @@ and go with the next batch, query or flush (a row sent twice, because its reply 
 counted once: the copy ignores a repeated rid). Reads first pull the entries added since the last
 read (XRANGE from the last id seen) into an in-memory SQLite table with the local ledger's
 schema, so every CostTracker query means the same with either backend.
+
+The ledger itself (glwork.monitoring.ledger) builds this through RedisBackend.ledger() and hands
+it what it needs: the local copy, the row layout, and at exit a flush of its writer and a place
+for rows that never reached Redis. This module knows Redis, not the ledger.
 """
 import atexit
 import itertools
@@ -24,12 +28,17 @@ EXIT_TIMEOUT_S = 3.0
 ALERT_MARK_TTL_S = 70 * 86400
 
 
-class SharedLedger:
-    def __init__(self, backend, mirror, insert_sql, columns, defaults):
+class RedisLedger:
+    """The class ledger's stream. `mirror`: an in-memory ledger store (the local copy); `insert_sql`,
+    `columns`, `defaults`: its row layout; `before_exit()`: called first at exit (the writer's flush);
+    `on_unsent(rows)`: where rows that never reached Redis go at exit."""
+
+    def __init__(self, backend, mirror, insert_sql, columns, defaults, before_exit, on_unsent):
         self.backend = backend
         self.label = f"{backend.label} (ledger)"
         self.stream = backend.key("ledger")
         self._mirror, self._insert, self._columns, self._defaults = mirror, insert_sql, columns, defaults
+        self._before_exit, self._on_unsent = before_exit, on_unsent
         self._pending = []            # rows (dicts with rid) not yet acknowledged by Redis
         self._last_id = "0-0"
         self._lock = threading.RLock()
@@ -43,7 +52,7 @@ class SharedLedger:
         atexit.register(self._at_exit)
 
     def __repr__(self):
-        return f"SharedLedger({self.label}, pending={len(self._pending)})"
+        return f"RedisLedger({self.label}, pending={len(self._pending)})"
 
     @property
     def pending(self):
@@ -77,7 +86,7 @@ class SharedLedger:
 
     # ---- reading -----------------------------------------------------------------------------
     def synced(self):
-        """The local copy (a ledger _Store), brought up to date when Redis is reachable."""
+        """The local copy (the mirror store), brought up to date when Redis is reachable."""
         with self._lock:
             self.push()
             try:
@@ -122,8 +131,7 @@ class SharedLedger:
 
     # ---- exit --------------------------------------------------------------------------------
     def _at_exit(self):
-        from ..monitoring.ledger import flush
-        flush(EXIT_TIMEOUT_S)     # rows still queued for the writer thread first (atexit runs LIFO)
+        self._before_exit(EXIT_TIMEOUT_S)   # rows still queued for the writer thread first (atexit runs LIFO)
         if not self._pending:
             return
         deadline = time.monotonic() + EXIT_TIMEOUT_S
@@ -134,9 +142,8 @@ class SharedLedger:
             time.sleep(0.2)
         with self._lock:
             rows, self._pending = self._pending, []
-        from ..monitoring.ledger import _leftover_to_sqlite
         try:
-            _leftover_to_sqlite([{k: v for k, v in r.items() if k != "rid"} for r in rows])
+            self._on_unsent([{k: v for k, v in r.items() if k != "rid"} for r in rows])
         except Exception as exc:
             log.warning("%d cost ledger row(s) were lost at exit: %s", len(rows), exc)
 

@@ -193,6 +193,11 @@ class SemanticCacheManager:
     def get_cost_saved(self):
         return self.stats()["cost_saved"]
 
+    def top_questions(self, n=10):
+        """[(question, times asked)] of the most asked cached questions (class-wide in a shared backend)."""
+        with self._lock:
+            return self._store.top_questions(n)
+
     def reset_stats(self):
         with self._lock:
             for k in self._stats:

@@ -16,7 +16,7 @@ _LAZY = {
     "CostTracker": "glwork.monitoring.ledger",
     "ProviderHealthMonitor": "glwork.monitoring.health",
     "CostAlertManager": "glwork.monitoring.alerts",
-    "ClassBudget": "glwork.resilience.budget",
+    "ClassBudget": "glwork.resilience.class_budget",
     "SemanticCacheManager": "glwork.cache",
     "Scope": "glwork.cache",
     "client_kwargs": "glwork.offline",

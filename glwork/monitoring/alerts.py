@@ -21,7 +21,7 @@ With a shared backend (GLWORK_BACKEND_URL=redis://..., see glwork.backends) the 
 CostTracker is the class's ledger: "day" and "month" totals are the whole class's spend, checked
 after each of this kernel's calls, and a Slack alert is marked in Redis so the class posts it once.
 To refuse calls beyond a class limit (not only be told), set one on
-glwork.resilience.budget.ClassBudget.
+glwork.resilience.class_budget.ClassBudget.
 """
 import json
 import os

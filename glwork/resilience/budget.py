@@ -15,36 +15,24 @@ without a key.
 A model with no known price cannot be bounded: the call is refused (register a price with
 glwork.monitoring.pricing.register_price). A limit nobody can check is not a limit.
 
-The class budget (`ClassBudget().set_limits(day=50, month=500)`): one spend counter per calendar
-day and month for every kernel of a class, in the shared backend (GLWORK_BACKEND_URL=redis://...),
-with the same reserve-before-send rule, atomic across kernels (a Lua script). With a shared backend
-every call that spends money reserves against it (live and record routes, fallbacks included),
-with or without a cost_limit of the session's own. Holds are renewed while their call runs.
-Redis unreachable or refusing writes: fail closed. A call is refused (BudgetExceededError, nothing
-sent) unless this kernel last saw no class limit set; spend settled during the outage is added when
-Redis is back, or by the next kernel if this one exits first (a side file, counted once).
-Embedded (no backend URL): the class budget is this kernel's own counter, used by sessions created
-after a limit was set.
+The class budget, reserved against as well when one is configured: glwork.resilience.class_budget.
 """
-import atexit
-import itertools
-import math
-import os
-import threading
-import time
+from __future__ import annotations
 
+import math
+import threading
+
+from ..config import record_backend
 from ..errors import BudgetExceededError, ConfigurationError
 from ..monitoring import pricing
-from ..security import get_logger
-
-log = get_logger(__name__)
-EXIT_TIMEOUT_S = 3.0
+from .class_budget import ClassBudget, ClassHold, class_budget
 
 DEFAULT_MAX_TOKENS = 1024
 PROMPT_MARGIN = 1.25
 
 
-def worst_case_cost(model, prompt_tokens, max_tokens, provider=None):
+def worst_case_cost(model: str, prompt_tokens: int, max_tokens: int, provider: str | None = None) -> float:
+    """USD a call may cost at most: its prompt plus PROMPT_MARGIN at the input price, `max_tokens` of output."""
     price = pricing.lookup(model)
     if price is None:
         raise BudgetExceededError(
@@ -58,7 +46,7 @@ def worst_case_cost(model, prompt_tokens, max_tokens, provider=None):
 class Budget:
     """A session's cost_limit; `class_budget` (a ClassBudget) is reserved against as well."""
 
-    def __init__(self, limit, class_budget=None):
+    def __init__(self, limit: float | None, class_budget: ClassBudget | None = None):
         if limit is None and class_budget is not None:
             limit = math.inf    # class budget only: no limit of the session's own
         elif isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0 \
@@ -74,11 +62,17 @@ class Budget:
         return f"Budget(limit={self.limit}, spent={self.spent:.6f}, reserved={self.reserved:.6f})"
 
     @property
-    def remaining(self):
+    def remaining(self) -> float:
         with self._lock:
             return self.limit - self.spent - self.reserved
 
-    def reserve(self, worst_case, provider=None, model=None, billed=True):
+    def totals(self) -> tuple[float, float]:
+        """(spent, reserved) in USD, read together."""
+        with self._lock:
+            return self.spent, self.reserved
+
+    def reserve(self, worst_case: float, provider: str | None = None, model: str | None = None,
+                billed: bool = True) -> Hold:
         """A Hold for `worst_case` USD, or BudgetExceededError. `billed=False` (a local or replayed call,
         priced as if): the session's own limit only, never the class budget."""
         with self._lock:
@@ -102,10 +96,10 @@ class Budget:
 class Hold:
     """A reservation: `settle(cost)` books the real cost, `release()` books nothing."""
 
-    def __init__(self, budget, amount, shared=None):
+    def __init__(self, budget: Budget, amount: float, shared: ClassHold | None = None):
         self.budget, self.amount, self.open, self.shared = budget, amount, True, shared
 
-    def settle(self, cost):
+    def settle(self, cost: float | None) -> None:
         b = self.budget
         with b._lock:
             if not self.open:
@@ -116,320 +110,19 @@ class Hold:
         if self.shared is not None:
             self.shared.settle(cost)
 
-    def release(self):
+    def release(self) -> None:
         self.settle(0.0)
 
 
-# ---- the class budget ------------------------------------------------------------------------------
-PERIODS = ("day", "month")
-_hold_ids = itertools.count()
-_local = {"limits": {"day": None, "month": None}, "spent": {}, "reserved": {}, "lock": threading.Lock()}
-
-
-def _period_keys(now):
-    from ..monitoring.ledger import period_key
-    return period_key("day", now), period_key("month", now)
-
-
-class ClassBudget:
-    """Spending limits for a whole class per calendar day and month (USD), checked before each call.
-
-        ClassBudget().set_limits(day=50.00, month=500.00)    # the instructor, once
-        ClassBudget().get_status()                            # limits, spent, in flight, remaining
-
-    The counters live in the shared backend (`backend`: None = the configured one), so every
-    kernel reserves against the same dollars; embedded, they are this process's own.
-    """
-
-    def __init__(self, backend=None, clock=time.time):
-        from .. import backends
-        self.backend = backends.current() if backend is None else backends.get(backend)
-        self._clock = clock
-        self._counters = None
-        if self.backend is not None:
-            from ..backends.budget import RedisBudgetCounters
-            self._counters = self.backend.part("class_budget", RedisBudgetCounters)
-        self._pending = []           # settles that could not reach Redis, sent when it is back
-        self._imported = self._counters is None   # side files of earlier kernels: read once
-        self._known_limits = None    # the limits seen last (for the fail-closed decision)
-        self._lock = threading.Lock()
-        self._keeper = _HoldKeeper(self) if self._counters is not None else None
-
-    def __repr__(self):
-        return f"ClassBudget(backend={self.label!r})"
-
-    @property
-    def label(self):
-        return self.backend.label if self.backend is not None else "local (this kernel)"
-
-    @property
-    def shared(self):
-        return self.backend is not None
-
-    def set_limits(self, day=..., month=...):
-        """Set (a number of USD) or remove (None) the class's daily and/or monthly limit."""
-        limits = {}
-        for period, value in (("day", day), ("month", month)):
-            if value is ...:
-                continue
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not value > 0 or math.isinf(value)):
-                raise ConfigurationError(f"The class {period} limit must be a positive number of USD or None "
-                                         f"(no limit), got {value!r}.")
-            limits[period] = value
-        if not limits:
-            raise ConfigurationError("Say which limit: set_limits(day=50.0) and/or month=500.0 (None removes one).")
-        if self._counters is None:
-            with _local["lock"]:
-                _local["limits"].update({p: None if v is None else float(v) for p, v in limits.items()})
-            return self.get_limits()
-        from ..backends.budget import to_nano
-        self._counters.set_limits({p: None if v is None else to_nano(v) for p, v in limits.items()})
-        return self.get_limits()
-
-    def get_limits(self):
-        return {p: v["limit"] for p, v in self.get_status().items() if p in PERIODS}
-
-    @property
-    def has_limits(self):
-        """True if a limit is set (for a shared backend: as last seen; unknown counts as set)."""
-        if self._counters is None:
-            return any(v is not None for v in _local["limits"].values())
-        return self._known_limits is None or any(v is not None for v in self._known_limits.values())
-
-    def get_status(self):
-        """{"day": {...}, "month": {...}} with limit (None: none), spent, reserved, remaining (USD).
-        Raises glwork.backends.BackendUnavailable while the shared backend cannot be reached."""
-        day, month = _period_keys(self._clock())
-        keys = {"day": day, "month": month}
-        if self._counters is None:
-            with _local["lock"]:
-                raw = {p: (_local["limits"][p], _local["spent"].get((p, keys[p]), 0.0),
-                           _local["reserved"].get((p, keys[p]), 0.0)) for p in PERIODS}
-        else:
-            from ..backends.budget import NANO
-            self._flush_pending()
-            counted = self._counters.status(day, month)
-            raw = {p: (None if lim is None else lim / NANO, sp / NANO, res / NANO)
-                   for p, (lim, sp, res) in counted.items()}
-            self._known_limits = {p: raw[p][0] for p in PERIODS}
-        return {p: {"period": keys[p], "limit": lim, "spent": round(sp, 8), "reserved": round(res, 8),
-                    "remaining": None if lim is None else round(lim - sp - res, 8)}
-                for p, (lim, sp, res) in raw.items()}
-
-    def reserve(self, worst_case, provider=None, model=None):
-        """A ClassHold for `worst_case` USD, or BudgetExceededError (nothing sent)."""
-        now = self._clock()
-        day, month = _period_keys(now)
-        if self._counters is None:
-            return self._reserve_local(worst_case, day, month, provider, model)
-        from ..backends.budget import NANO, BackendUnavailable, to_nano
-        amount = to_nano(worst_case, up=True)
-        hold_id = f"{os.getpid()}-{id(self):x}-{next(_hold_ids)}"
-        try:
-            self._flush_pending()
-            ok, detail = self._counters.reserve(amount, hold_id, day, month)
-        except BackendUnavailable:
-            if self._known_limits is not None and not any(v is not None for v in self._known_limits.values()):
-                return ClassHold(self, hold_id, amount, day, month)   # no class limit to protect: count later
-            raise BudgetExceededError(
-                f"The class budget is kept in {self.label}, which cannot be reached now, so this call was not "
-                f"sent ({model}): a class budget refuses calls it cannot check rather than risk overspending. "
-                f"Try again in a moment; if it persists, the instructor should check that redis-server runs.",
-                provider=provider) from None
-        if ok:
-            self._known_limits = {p: None if v is None else v / NANO for p, v in detail.items()}
-            hold = ClassHold(self, hold_id, amount, day, month)
-            self._keeper.add(hold_id)
-            return hold
-        period, limit, spent, held = detail
-        raise BudgetExceededError(
-            f"The class's {period} budget ${limit / NANO:.2f} would be exceeded: spent ${spent / NANO:.4f}, "
-            f"in flight ${held / NANO:.4f}, this call up to ${amount / NANO:.4f} ({model}). The call was not sent.",
-            provider=provider)
-
-    def _reserve_local(self, worst_case, day, month, provider, model):
-        keys = {"day": day, "month": month}
-        with _local["lock"]:
-            for p in PERIODS:
-                limit = _local["limits"][p]
-                spent = _local["spent"].get((p, keys[p]), 0.0)
-                held = _local["reserved"].get((p, keys[p]), 0.0)
-                if limit is not None and spent + held + worst_case > limit:
-                    raise BudgetExceededError(
-                        f"The class's {p} budget ${limit:.2f} would be exceeded: spent ${spent:.4f}, in flight "
-                        f"${held:.4f}, this call up to ${worst_case:.4f} ({model}). The call was not sent.",
-                        provider=provider)
-            for p in PERIODS:
-                _local["reserved"][(p, keys[p])] = _local["reserved"].get((p, keys[p]), 0.0) + worst_case
-        return ClassHold(self, "local", worst_case, day, month)
-
-    def _settle(self, hold, cost):
-        # An unknown cost (no price, or a partial reply) books the worst case that was reserved.
-        unknown = cost is None or cost != cost
-        if self._counters is None:
-            cost = hold.amount if unknown else max(float(cost), 0.0)
-            keys = {"day": hold.day, "month": hold.month}
-            with _local["lock"]:
-                for p in PERIODS:
-                    k = (p, keys[p])
-                    _local["reserved"][k] = _local["reserved"].get(k, 0.0) - hold.amount
-                    _local["spent"][k] = _local["spent"].get(k, 0.0) + cost
-            return
-        from ..backends.budget import BackendUnavailable, to_nano
-        self._keeper.discard(hold.hold_id)
-        item = (hold.hold_id, hold.amount if unknown else to_nano(max(float(cost), 0.0)), hold.amount,
-                hold.day, hold.month)
-        try:
-            self._flush_pending()
-            self._counters.settle(*item)
-        except BackendUnavailable:
-            with self._lock:
-                self._pending.append(item)   # the hold itself expires in Redis; the spend must not
-            _exit_flush.add(self)
-
-    def _flush_pending(self):
-        if not self._imported:
-            self._imported = True
-            self._import_spooled()
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for i, item in enumerate(pending):
-            try:
-                self._counters.settle(*item)
-            except BaseException:
-                with self._lock:
-                    self._pending[:0] = pending[i:]
-                raise
-
-    @property
-    def pending(self):
-        """Settles waiting for the shared backend (spend booked while it was unreachable)."""
-        return len(self._pending)
-
-    def _spool_stem(self):
-        from ..monitoring.ledger import spool_dir
-        return os.path.join(spool_dir(), f"class-budget-{self.backend.config.namespace}")
-
-    def _import_spooled(self):
-        """Settles a previous kernel saved at exit while Redis was down: sent now (each counts once)."""
-        from ..monitoring import spool
-        with self._lock:
-            spool.import_into(self._spool_stem(), lambda rows: self._pending.extend(
-                (r["hold_id"], int(r["cost"]), int(r["amount"]), r["day"], r["month"]) for r in rows))
-
-    def flush_at_exit(self, timeout=EXIT_TIMEOUT_S):
-        """Send settles still waiting; what cannot reach Redis in `timeout` s is saved to a side file
-        that the next kernel using this backend sends (spend is never dropped)."""
-        from ..backends.budget import BackendUnavailable
-        deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
-            self.backend.link.ping()
-            try:
-                self._flush_pending()
-            except BackendUnavailable:
-                time.sleep(0.2)
-        with self._lock:
-            left, self._pending = self._pending, []
-        if left:
-            from ..monitoring import spool
-            keys = ("hold_id", "cost", "amount", "day", "month")
-            where = spool.write(self._spool_stem(), [dict(zip(keys, item)) for item in left])
-            if where:
-                log.warning("%d class-budget settle(s) could not reach %s before exit; saved to %s and sent by "
-                            "the next kernel that uses it.", len(left), self.label, where)
-        return not left
-
-
-class _HoldKeeper:
-    """Renews this kernel's open class holds every third of their lifetime, so a call that runs past
-    HOLD_TTL_S (a long stream, record mode's retries) keeps its reservation. A kernel that dies stops
-    renewing and its holds expire as before."""
-
-    def __init__(self, budget):
-        self.budget = budget
-        self._open = set()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread = None
-
-    def add(self, hold_id):
-        with self._lock:
-            self._open.add(hold_id)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="glwork-class-holds", daemon=True)
-                self._thread.start()
-
-    def discard(self, hold_id):
-        with self._lock:
-            self._open.discard(hold_id)
-
-    def _run(self):
-        from ..backends.budget import BackendUnavailable
-        counters = self.budget._counters
-        while True:
-            self._wake.wait(max(counters.hold_ttl / 3.0, 0.05))
-            with self._lock:
-                ids = list(self._open)
-                if not ids:
-                    self._thread = None
-                    return
-            try:
-                counters.renew(ids)
-            except BackendUnavailable:
-                pass   # the link warned; tried again next round
-
-
-_exit_flush = set()    # class budgets with settles waiting for Redis
-
-
-@atexit.register
-def _flush_all_at_exit():
-    for budget in list(_exit_flush):
-        if budget._pending:
-            budget.flush_at_exit()
-
-
-class ClassHold:
-    """A reservation on the class budget: settle(cost) once (release() = settle(0))."""
-
-    def __init__(self, budget, hold_id, amount, day, month):
-        self.budget, self.hold_id, self.amount, self.day, self.month = budget, hold_id, amount, day, month
-        self.open = True
-
-    def settle(self, cost):
-        if self.open:
-            self.open = False
-            self.budget._settle(self, cost)
-
-    def release(self):
-        self.settle(0.0)
-
-
-_class_budgets = {}
-
-
-def class_budget():
-    """This process's ClassBudget for the configured backend."""
-    from .. import backends
-    backend = backends.current()
-    key = (None if backend is None else backend.label, os.getpid())
-    budget = _class_budgets.get(key)
-    if budget is None:
-        budget = _class_budgets[key] = ClassBudget(backend=None if backend is None else backend.config)
-    return budget
-
-
-def spends_money(mode):
+def spends_money(mode: str | None) -> bool:
     """True if a call in `mode` reaches a provider that bills it: live, or record against a provider.
     Replay and the local backend (record --backend local included) cost nothing."""
     if mode == "record":
-        from ..offline import record_backend
         return record_backend() != "local"
     return mode in (None, "live")
 
 
-def session_budget(cost_limit, mode=None):
+def session_budget(cost_limit: float | None, mode: str | None = None) -> Budget | None:
     """The Budget a ChatSession reserves against: its cost_limit (may be None) plus the class budget
     when a shared backend is configured (or, embedded, when a class limit is set). Which calls reserve
     is decided per route at send time (see Runner._reserves): the class budget takes only routes that

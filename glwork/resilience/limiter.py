@@ -215,5 +215,4 @@ def _shared_window(backend, clock, limiter):
     chosen = backends.current() if backend is None else backends.get(backend)
     if chosen is None:
         return None
-    from ..backends.limiter import SharedWindow
-    return SharedWindow(chosen, limiter.name, limiter.window, limiter.max_requests, limiter.max_tokens)
+    return chosen.window(limiter.name, limiter.window, limiter.max_requests, limiter.max_tokens)
