@@ -51,13 +51,12 @@ def under_40_words(found, session):
             too_long.append((n, words))
     if cut:
         found.fail(f"answer {', '.join(map(str, cut))} hit max_tokens and was cut off: the model did not keep it "
-                   f"short by itself. Make the length rule explicit: 'Answer in at most two sentences, under "
-                   f"{WORD_LIMIT} words.'")
+                   f"short by itself. Make the length rule explicit, e.g. 'Reply in one sentence of at most 30 words.'")
     elif too_long:
         which = ", ".join(f"answer {n} has {w} words" for n, w in too_long)
-        found.fail(f"{which}. Say the limit as a rule the model can follow: a number of sentences and words "
-                   f"('Answer in at most two sentences, under {WORD_LIMIT} words.'), and put it near the end of "
-                   f"the system message, where small models heed it most")
+        found.fail(f"{which}. Say the limit as a rule the model can follow: a number of sentences and of words, "
+                   f"aimed below {WORD_LIMIT} (models overshoot a word count), last in the system message, e.g. "
+                   f"'Reply in one sentence of at most 30 words.'")
     elif refused:
         found.fail(f"answer {', '.join(map(str, refused))} does not answer: each question comes with the passage "
                    f"that answers it. Keep the length rule, but do not tell the model to refuse")
