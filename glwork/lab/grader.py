@@ -131,7 +131,7 @@ def _grade(agent, grade, watch, pool, seed):
     score_index(grade[INDEX], rag, indexed)
     if rag is None or not len(rag):
         raise _Stop
-    known = set(indexed) or set(getattr(rag, "_docs", {}))
+    known = set(indexed) or set(rag.documents)
     qa, qb, qc = pick(known, 3, seed, pool)
 
     a = watch.ask(agent, qa.question)
@@ -177,7 +177,7 @@ def _sessions(agent):
     from ..session import ChatSession
     found = [v for v in vars(agent).values() if isinstance(v, ChatSession)]
     for v in vars(agent).values():
-        inner = getattr(v, "_session", None)   # RAGEngine.query()'s own session
+        inner = getattr(v, "answering_session", None)   # RAGEngine.query()'s own session
         if isinstance(inner, ChatSession) and inner not in found:
             found.append(inner)
     return found
@@ -197,7 +197,7 @@ def _ask_with_fault(agent, watch, question, answered, item):
                           f"local backend: grade offline (GLWORK_MODE=local) to score the fallback")
         return None, primary, 0, 0
     # Requests of a named session carry its name (x-glwork-session) and get their own script.
-    target = primary.name if getattr(primary, "_headers", None) else None
+    target = primary.name if primary.options.name else None
     label = target or "(global)"
     injected = primary.retry_policy.max_retries + 1
     before = local.fault_stats()["injected"]["by_session"].get(label, 0)
