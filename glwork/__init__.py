@@ -10,18 +10,18 @@ __version__ = "0.1.0"
 _get_logger("glwork")  # redact keys from every record logged to the package logger
 
 
-def configure(mode=_config._UNSET, backend_url=_config._UNSET, local_model=_config._UNSET):
+def configure(mode=_config.UNSET, backend_url=_config.UNSET, local_model=_config.UNSET):
     """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
     (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL)
     and/or the embedded backend's chat model (`local_model="qwen2.5-coder-1.5b-instruct"`; None:
     GLWORK_LOCAL_MODEL or the per-use default, see glwork.local.models).
     `configure()` with no argument returns the mode to automatic."""
-    if mode is not _config._UNSET:
+    if mode is not _config.UNSET:
         _config.check_mode(mode)   # before anything changes
-    if local_model is not _config._UNSET:
+    if local_model is not _config.UNSET:
         from .local.models import choose
         choose(local_model)  # an unknown name fails here, listing the known ones
-        if mode is _config._UNSET and backend_url is _config._UNSET:
+        if mode is _config.UNSET and backend_url is _config.UNSET:
             return           # choosing a model leaves the mode alone
     _config.configure(mode=mode, backend_url=backend_url)
 

@@ -21,7 +21,7 @@ MODES = ("live", "replay", "record", "local")
 PROVIDER_KEYS = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
                  "azure": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")}
 BACKEND_ENV = "GLWORK_BACKEND_URL"
-_UNSET = object()   # "not given" (None means "back to automatic")
+UNSET = object()   # "not given" (None means "back to automatic")
 _state = {"mode": None, "cassette_active": False, "backend_url": None}
 _lock = threading.Lock()
 
@@ -34,18 +34,18 @@ def check_mode(mode):
     return mode
 
 
-def configure(mode=_UNSET, backend_url=_UNSET):
+def configure(mode=UNSET, backend_url=UNSET):
     """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
     (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL).
     `configure()` with no argument returns the mode to automatic. (`glwork.configure` also takes
     the local model: this module sits below glwork.local, which reads the mode from it.)"""
-    if backend_url is not _UNSET and backend_url is not None:
+    if backend_url is not UNSET and backend_url is not None:
         from .backends.config import parse
         parse(backend_url)   # a bad URL fails here, with what to write instead
     with _lock:
-        if mode is not _UNSET or backend_url is _UNSET:
-            _state["mode"] = check_mode(None if mode is _UNSET else mode)
-        if backend_url is not _UNSET:
+        if mode is not UNSET or backend_url is UNSET:
+            _state["mode"] = check_mode(None if mode is UNSET else mode)
+        if backend_url is not UNSET:
             _state["backend_url"] = backend_url
 
 

@@ -1,23 +1,29 @@
 """ChatSession: one interface over OpenAI, Anthropic and Azure OpenAI (workshop Part 1)."""
+from __future__ import annotations
+
 import json
 import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from . import config, errors, events, offline
 from .monitoring import health, ledger, pricing
 from .offline.replay import LOCAL_TIMEOUT
-from .providers import check_provider, resolve_model
 from .providers.base import ChatRequest, DEFAULT_TIMEOUT
 from .resilience.budget import session_budget
-from .resilience.fallback import Route, parse_fallbacks
+from .resilience.fallback import Route
 from .resilience.retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAY, RetryPolicy
 from .resilience.runner import Call, Runner
 from .response import USD, ChatResponse, Usage
 from .security import get_logger
+from .session_options import SessionOptions
 from .tokens import estimate_messages
-from .tools import normalize_tools
+
+if TYPE_CHECKING:
+    from .cache import SemanticCacheManager, SessionCache
+    from .resilience.limiter import RateLimiter
 
 log = get_logger(__name__)
 _NOT_RUN = json.dumps({"error": "the caller did not run this tool call"})
@@ -32,7 +38,7 @@ class CallRecord:
     model: str
     requested_model: str
     usage: Usage
-    cost: float            # None when the model has no known price
+    cost: float | None     # None when the model has no known price
     cost_is_estimate: bool
     latency_ms: float
     streamed: bool = False
@@ -41,7 +47,7 @@ class CallRecord:
     attempts: int = 1            # HTTP attempts, retries and fallbacks included
     fallback_used: bool = False
     status: str = "ok"           # or "invalid_json": billed, but not added to the history
-    source: str = None           # "recorded" | "local" | "live" (see ChatResponse.source)
+    source: str | None = None    # "recorded" | "local" | "live" (see ChatResponse.source)
 
 
 class ChatSession:
@@ -75,54 +81,52 @@ class ChatSession:
     Every call lands in the cost ledger (CostTracker) and the health monitor without any wiring;
     so does what may have been billed without a reply (a timed-out attempt, a stream broken off):
     `get_calls()` lists it with its status and an estimated cost.
+
+    The arguments are checked first, all of them (`session.options`, a glwork.session_options.
+    SessionOptions); `attach_cache()` adds a semantic cache to a session made without one.
     """
 
-    def __init__(self, provider="openai", model=None, system_message=None, temperature=None,
-                 max_tokens=None, functions=None, response_format=None, tools=None, tool_choice=None,
-                 timeout=None, base_url=None, api_key=None, azure_endpoint=None,
-                 api_version=None, azure_deployment=None, mode=None, max_retries=DEFAULT_MAX_RETRIES,
-                 retry_delay=DEFAULT_RETRY_DELAY, exponential_backoff=True, retry_policy=None,
-                 rate_limiter=None, fallback_provider=None, fallback_model=None, fallbacks=None,
-                 cost_limit=None, name=None, semantic_cache=False, cache_ttl=3600, cache_user=None,
-                 seed=None):
-        self.provider = check_provider(provider)
-        self.model = resolve_model(self.provider, model, azure_deployment=azure_deployment)
-        if system_message is not None and not isinstance(system_message, str):
-            raise errors.ConfigurationError("system_message must be a string.")
-        if temperature is not None and not (isinstance(temperature, (int, float)) and 0 <= temperature <= 2):
-            raise errors.ConfigurationError(f"temperature must be a number from 0 to 2, got {temperature!r}.")
-        if max_tokens is not None and not (isinstance(max_tokens, int) and max_tokens > 0):
-            raise errors.ConfigurationError(f"max_tokens must be a positive integer, got {max_tokens!r}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise errors.ConfigurationError(f"seed must be an integer, got {seed!r}.")
-        if response_format is not None and not (isinstance(response_format, dict) and "type" in response_format):
-            raise errors.ConfigurationError('response_format must be a dict such as {"type": "json_object"}.')
-        self.system_message = system_message
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.seed = seed
-        self.tools = normalize_tools(functions, tools)
-        self.tool_choice = tool_choice
-        self.response_format = response_format
-        self.json_mode = bool(response_format and response_format.get("type") in ("json_object", "json_schema"))
-        retry = retry_policy or RetryPolicy(max_retries, retry_delay, exponential_backoff)
-        if rate_limiter is not None and not hasattr(rate_limiter, "acquire"):
-            raise errors.ConfigurationError("rate_limiter must be a glwork RateLimiter.")
-        self.rate_limiter = rate_limiter
-        fallback_routes = parse_fallbacks(fallback_provider, fallback_model, fallbacks)
-        self.name = str(name) if name else f"session-{id(self):x}"
-        self._headers = {SESSION_HEADER: self.name} if name else None
-        self._mode_arg = config.check_mode(mode)
-        self.mode = self._mode_arg or config.current_mode(self.provider)
+    def __init__(self, provider: str = "openai", model: str | None = None, system_message: str | None = None,
+                 temperature: float | None = None, max_tokens: int | None = None,
+                 functions: list[dict[str, Any]] | None = None, response_format: dict[str, Any] | None = None,
+                 tools: list[dict[str, Any]] | None = None, tool_choice: str | None = None,
+                 timeout: float | None = None, base_url: str | None = None, api_key: str | None = None,
+                 azure_endpoint: str | None = None, api_version: str | None = None,
+                 azure_deployment: str | None = None, mode: str | None = None,
+                 max_retries: int = DEFAULT_MAX_RETRIES, retry_delay: float = DEFAULT_RETRY_DELAY,
+                 exponential_backoff: bool = True, retry_policy: RetryPolicy | None = None,
+                 rate_limiter: RateLimiter | None = None, fallback_provider: str | None = None,
+                 fallback_model: str | None = None, fallbacks: list[Any] | None = None,
+                 cost_limit: float | None = None, name: str | None = None,
+                 semantic_cache: bool | SemanticCacheManager = False, cache_ttl: float = 3600,
+                 cache_user: str | None = None, seed: int | None = None):
+        o = self.options = SessionOptions(
+            provider=provider, model=model, system_message=system_message, temperature=temperature,
+            max_tokens=max_tokens, functions=functions, response_format=response_format, tools=tools,
+            tool_choice=tool_choice, timeout=timeout, base_url=base_url, api_key=api_key,
+            azure_endpoint=azure_endpoint, api_version=api_version, azure_deployment=azure_deployment, mode=mode,
+            max_retries=max_retries, retry_delay=retry_delay, exponential_backoff=exponential_backoff,
+            retry_policy=retry_policy, rate_limiter=rate_limiter, fallback_provider=fallback_provider,
+            fallback_model=fallback_model, fallbacks=fallbacks, cost_limit=cost_limit, name=name,
+            semantic_cache=semantic_cache, cache_ttl=cache_ttl, cache_user=cache_user, seed=seed)
+        self.provider, self.model = o.provider, o.model
+        self.system_message, self.temperature, self.max_tokens, self.seed = (o.system_message, o.temperature,
+                                                                             o.max_tokens, o.seed)
+        self.tools, self.tool_choice = o.tools, o.tool_choice
+        self.response_format, self.json_mode = o.response_format, o.json_mode
+        self.rate_limiter = o.rate_limiter
+        self.name = o.name or f"session-{id(self):x}"
+        self._headers = {SESSION_HEADER: o.name} if o.name else None
+        self.mode = o.mode or config.current_mode(self.provider)
         # cost_limit, plus the class budget when a shared backend is set (live/record calls)
-        budget = session_budget(cost_limit, self.mode)
+        budget = session_budget(o.cost_limit, self.mode)
         # A small local model on a busy laptop needs longer than a provider's API does.
-        self.timeout = timeout or (LOCAL_TIMEOUT if self.mode in ("local", "record") else DEFAULT_TIMEOUT)
-        self._adapter = offline.adapter(self.provider, self.mode, self.timeout, api_version=api_version,
-                                        default_headers=self._headers, base_url=base_url, api_key=api_key,
-                                        azure_endpoint=azure_endpoint)
+        self.timeout = o.timeout or (LOCAL_TIMEOUT if self.mode in ("local", "record") else DEFAULT_TIMEOUT)
+        self._adapter = offline.adapter(self.provider, self.mode, self.timeout, api_version=o.api_version,
+                                        default_headers=self._headers, base_url=o.base_url, api_key=o.api_key,
+                                        azure_endpoint=o.azure_endpoint)
         primary = Route(self.provider, self.model, adapter=self._adapter, mode=self.mode)
-        self._runner = Runner([primary] + fallback_routes, retry, rate_limiter, budget, self.name,
+        self._runner = Runner([primary] + o.fallback_routes(), o.retry(), o.rate_limiter, budget, self.name,
                               self._build_adapter, self._charge)
         self._history = []          # neutral user/assistant/tool turns, no system message
         self._calls = []            # CallRecord per finished call
@@ -132,12 +136,33 @@ class ChatSession:
         ledger.ensure_default()     # every call lands in the cost ledger and the health monitor
         health.ensure_default()
         self._cache = None
-        if semantic_cache is not None and semantic_cache is not False:  # an empty cache is falsy (len 0)
-            from .cache import SemanticCacheManager
-            cache = (semantic_cache if isinstance(semantic_cache, SemanticCacheManager)
-                     else SemanticCacheManager(ttl=cache_ttl))
-            self._cache = cache.session_hook(user=cache_user)
-            self.add_hook(self._cache)
+        if o.caches:
+            self.attach_cache(o.semantic_cache, ttl=o.cache_ttl, user=o.cache_user)
+
+    def attach_cache(self, cache: bool | SemanticCacheManager = True, ttl: float = 3600,
+                     user: str | None = None) -> SessionCache:
+        """Answer repeated questions from a semantic cache from now on: `cache` True (a new
+        SemanticCacheManager keeping answers `ttl` seconds) or a SemanticCacheManager (shared by
+        sessions); `user` keeps tenants apart. What `semantic_cache=` does at construction."""
+        from .cache import SemanticCacheManager
+        if self._cache is not None:
+            raise errors.ConfigurationError("This ChatSession already has a semantic cache.")
+        if cache is not True and not isinstance(cache, SemanticCacheManager):
+            raise errors.ConfigurationError(f"semantic_cache must be True or a SemanticCacheManager, got "
+                                            f"{type(cache).__name__}.")
+        manager = cache if isinstance(cache, SemanticCacheManager) else SemanticCacheManager(ttl=ttl)
+        self._cache = manager.session_hook(user=user)
+        self.add_hook(self._cache)
+        return self._cache
+
+    @property
+    def cache(self) -> SessionCache | None:
+        """This session's semantic-cache hook (its `.cache` is the SemanticCacheManager), or None."""
+        return self._cache
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __repr__(self):
         return (f"ChatSession(provider={self.provider!r}, model={self.model!r}, turns={len(self._history)}, "
@@ -259,16 +284,14 @@ class ChatSession:
         """Failed attempts of this session, oldest first: dicts with time, provider, model, attempt,
         error_code, status_code, retry_after, latency_ms, wait (seconds slept before the next
         attempt) and action ("retry", "fallback" to the next provider, or "raise")."""
-        with self._runner._lock:
-            return [dict(e) for e in self._runner.events_log]
+        return self._runner.retry_events()
 
     def get_budget(self):
         """{"limit", "spent", "reserved", "remaining"} in USD, or None without a cost_limit."""
         b = self._runner.budget
         if b is None or math.isinf(b.limit):   # no cost_limit (only the class budget, if any)
             return None
-        with b._lock:
-            spent, reserved = b.spent, b.reserved
+        spent, reserved = b.totals()
         return {"limit": b.limit, "spent": USD(round(spent, 8)), "reserved": USD(round(reserved, 8)),
                 "remaining": USD(round(b.limit - spent - reserved, 8))}
 
@@ -358,7 +381,7 @@ class ChatSession:
     def _build_adapter(self, route):
         """A fallback route's adapter, in its own mode (its provider may have no key: local/replay)."""
         o = route.options
-        route.mode = config.check_mode(o.get("mode")) or self._mode_arg or config.current_mode(route.provider)
+        route.mode = config.check_mode(o.get("mode")) or self.options.mode or config.current_mode(route.provider)
         return offline.adapter(route.provider, route.mode, self.timeout, api_version=o.get("api_version"),
                                default_headers=self._headers, base_url=o.get("base_url"),
                                api_key=o.get("api_key"), azure_endpoint=o.get("azure_endpoint"))

@@ -185,7 +185,7 @@ def test_carbon_agent_answers_caches_and_prices_each_question(local, index_dir):
         assert report["tokens"] == first["tokens"] + other["tokens"] and report["cost_is_estimate"]
         assert report["cost_saved"] > 0
         assert [r.cost for r in agent.history] == [first["cost"], 0, other["cost"]]
-    assert agent.session._closed   # teardown ran
+    assert agent.session.closed   # teardown ran
 
 
 def test_carbon_agent_refuses_bad_input_with_clear_errors(local, index_dir):

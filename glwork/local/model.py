@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-_CHUNK = 8 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024   # read size when hashing the big model files
 
 
 class ModelUnavailable(RuntimeError):
@@ -57,7 +57,7 @@ def write_stamp(gguf, sha256):
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
+        for block in iter(lambda: f.read(CHUNK_BYTES), b""):
             h.update(block)
     return h.hexdigest()
 

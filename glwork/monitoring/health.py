@@ -99,14 +99,14 @@ class ProviderHealthMonitor:
     """
 
     def __init__(self, window=WINDOW_S, slow_ms=SLOW_MS, clock=time.time, collector=None):
-        self.window, self.slow_ms, self._clock = float(window), float(slow_ms), clock
+        self.window, self.slow_ms, self.clock = float(window), float(slow_ms), clock
         self.collector = collector or ensure_default()
 
     def __repr__(self):
         return f"ProviderHealthMonitor(window={self.window:g}s)"
 
     def get_status(self, provider):
-        now = self._clock()
+        now = self.clock()
         samples = self.collector.samples(provider, now - self.window)
         outcomes = [s[1] for s in samples if s[1] != "client_error"]
         errors = outcomes.count("error")

@@ -45,7 +45,7 @@ class RetryPolicy:
         self.max_retry_after = float(max_retry_after)
         self.jitter = float(jitter)
         self.sleep = sleep or time.sleep
-        self._rng = rng or random.Random()
+        self.rng = rng or random.Random()
         self._retrying = None
 
     def __repr__(self):
@@ -55,7 +55,7 @@ class RetryPolicy:
     def backoff(self, attempt):
         """Wait after failed attempt number `attempt` (1-based) when the server named none."""
         base = self.retry_delay * (2 ** (attempt - 1) if self.exponential_backoff else 1)
-        return min(self.max_delay, base * (1 + self.jitter * self._rng.random()))
+        return min(self.max_delay, base * (1 + self.jitter * self.rng.random()))
 
     def wait_for(self, exc, attempt):
         ra = getattr(exc, "retry_after", None)

@@ -248,6 +248,11 @@ class Runner:
                         attempts=call.attempts, total_latency_ms=round((time.perf_counter() - call.start) * 1000, 1),
                         mode=route.mode, streamed=call.streamed, fallback_used=call.fallback_used)
 
+    def retry_events(self):
+        """Copies of the failed attempts kept in `events_log`, oldest first."""
+        with self._lock:
+            return [dict(e) for e in self.events_log]
+
     def close(self):
         for route in self.routes:
             if route.adapter is not None:

@@ -25,7 +25,7 @@ def cache_of(obj):
     if isinstance(obj, SessionCache):
         return obj.cache
     if hasattr(obj, "send_message"):
-        hook = getattr(obj, "_cache", None)
+        hook = getattr(obj, "cache", None)
         if hook is None:
             raise ConfigurationError("This ChatSession has no semantic cache: create it with "
                                      "ChatSession(..., semantic_cache=True) or pass a SemanticCacheManager.")

@@ -167,7 +167,7 @@ class ChatWidget(View):
         """A new session like the current one, on another provider/model or mode."""
         from ..session import ChatSession
         s = self.session
-        hook = getattr(s, "_cache", None)   # keep the same semantic cache, if the session has one
+        hook = s.cache   # keep the same semantic cache, if the session has one
         twin = ChatSession(provider=provider, model=model, system_message=s.system_message,
                            temperature=s.temperature, max_tokens=s.max_tokens, mode=mode,
                            semantic_cache=hook.cache if hook is not None else False,
@@ -179,7 +179,7 @@ class ChatWidget(View):
         """Switch to `provider`/`model` (what the dropdowns do): a new conversation on a new session."""
         try:
             model = model or default_model(provider)
-            new = self._twin(provider, model, mode=self.session._mode_arg)
+            new = self._twin(provider, model, mode=self.session.options.mode)
         except Exception as exc:
             self.turns.append({"role": "note", "error": error_fields(exc)})
             self._add_views(ipywidgets().HTML(error_html(exc)))

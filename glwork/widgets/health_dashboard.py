@@ -57,7 +57,7 @@ class HealthDashboard(Dashboard):
         return fig
 
     def _data(self):
-        now = self.monitor._clock()
+        now = self.monitor.clock()
         status = self.monitor.get_all_status()
         samples = {p: self.monitor.collector.samples(p, now - self.monitor.window) for p in status}
         return {"status": status, "samples": samples}

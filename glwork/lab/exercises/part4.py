@@ -35,7 +35,7 @@ def _story(waits):
 
 def _named(session):
     # Only a session created with name= sends its name to the backend, so only it draws the script.
-    return bool(getattr(session, "_headers", None))
+    return session.options.name is not None
 
 
 @exercise("04.retry_storm", "retry settings that get through a scripted 429 storm within a time limit")
@@ -65,8 +65,8 @@ def retry_storm(found, session):
             skipped.append(seconds)
         waits.append(seconds)
 
-    saved = policy.sleep, policy._rng
-    policy.sleep, policy._rng = sleep, random.Random(4)   # the same jitter on every run
+    saved = policy.sleep, policy.rng
+    policy.sleep, policy.rng = sleep, random.Random(4)   # the same jitter on every run
     seen = len(session.get_retry_events())
     error = None
     try:
@@ -75,7 +75,7 @@ def retry_storm(found, session):
     except LLMError as exc:
         error = exc
     finally:
-        policy.sleep, policy._rng = saved
+        policy.sleep, policy.rng = saved
     events = session.get_retry_events()[seen:]
     attempts = len([e for e in events if e["action"] == "retry"]) + 1
     story = _story(waits)
