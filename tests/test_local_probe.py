@@ -5,7 +5,7 @@ import json
 import pytest
 
 from glwork.local import engine as engine_mod
-from glwork.local import probe
+from glwork.local import runtime_check as probe
 from glwork.local.model import ModelUnavailable
 
 SIGILL = "import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n"

@@ -7,7 +7,7 @@ starts as the text's does.
 """
 import math
 
-from .probe import ask, describe, is_number, money, raised_value_error, source_scope, user_turns
+from .attendee_code import ask, describe, is_number, money, raised_value_error, source_scope, user_turns
 from .report import Findings, StepCheck
 
 TITLES = {1: "Create the agent structure", 2: "Implement setup()", 3: "Implement execute()",

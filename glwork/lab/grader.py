@@ -18,7 +18,7 @@ with a correct solution's prompt). Live sessions answer with the live model.
 import contextlib
 import os
 
-from .probe import describe
+from .attendee_code import describe
 from .questions import as_question, pick
 from .homework_grade import HomeworkGrade, HomeworkItem
 from .scoring import (is_hit, score_answers, score_caching, score_citations, score_costs, score_fallback,

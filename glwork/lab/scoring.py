@@ -7,7 +7,7 @@ citation mode, multi-provider fallback (5 each).
 import math
 import re
 
-from .probe import describe, is_number
+from .attendee_code import describe, is_number
 from .watch import same_money
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .. import events
-from .probe import ask
+from .attendee_code import ask
 
 
 @dataclass

@@ -304,7 +304,7 @@ def _answered_calls(messages):
 
 def _load_llama(model):
     from .model import gguf_path
-    from .probe import check_runtime
+    from .runtime_check import check_runtime
     path = gguf_path(model)
     check_runtime(path)   # a build that would kill this process is refused first
     n_ctx = int(os.environ.get("GLWORK_LOCAL_N_CTX", "4096"))

@@ -7,7 +7,7 @@ never raises on the learner's mistakes: a bug in their code reads as advice, not
 """
 from importlib import import_module
 
-from ..probe import describe
+from ..attendee_code import describe
 from ..report import ExerciseCheck, Findings
 
 PARTS = ("part1", "part2", "part3", "part4", "part5", "part7")

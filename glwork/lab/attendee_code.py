@@ -1,4 +1,4 @@
-"""Running an attendee's agent without letting its mistakes crash the notebook."""
+"""Running and reading an attendee's agent without letting its mistakes crash the notebook."""
 import contextlib
 import logging
 import math
