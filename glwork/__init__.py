@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 _get_logger("glwork")  # redact keys from every record logged to the package logger
 
 
-def configure(mode=_config.UNSET, backend_url=_config.UNSET, local_model=_config.UNSET):
+def configure(mode: str | None = _config.UNSET, backend_url: str | None = _config.UNSET,
+              local_model: str | None = _config.UNSET) -> None:
     """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
     (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL)
     and/or the embedded backend's chat model (`local_model="qwen2.5-coder-1.5b-instruct"`; None:
@@ -26,14 +27,14 @@ def configure(mode=_config.UNSET, backend_url=_config.UNSET, local_model=_config
     _config.configure(mode=mode, backend_url=backend_url)
 
 
-def notebook(name, mode=None, quiet=False, tracebacks="short"):
+def notebook(name: str, mode: str | None = None, quiet: bool = False, tracebacks: str = "short"):
     """Call once at the top of a notebook: sets the mode, opens its cassette, prints the banner, and
     shows glwork errors in short form (message, fix, cell line; `%tb` for the full traceback)."""
     from .offline import notebook as _notebook
     return _notebook(name, mode=mode, quiet=quiet, tracebacks=tracebacks)
 
 
-def check_environment():
+def check_environment() -> bool:
     """Print what the kit needs and finds (never a key's value); True if all required parts are there."""
     from .doctor import check_environment as _check
     return _check()

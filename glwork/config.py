@@ -14,19 +14,29 @@ Where shared state lives (rate limits, class budget, semantic cache, cost ledger
 backends (in-process / SQLite) unless `glwork.configure(backend_url="redis://...")` or
 `GLWORK_BACKEND_URL` names a Redis server shared by a whole class (see glwork.backends).
 """
+from __future__ import annotations
+
 import os
 import threading
+from typing import Any
 
 MODES = ("live", "replay", "record", "local")
 PROVIDER_KEYS = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
                  "azure": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")}
 BACKEND_ENV = "GLWORK_BACKEND_URL"
-UNSET = object()   # "not given" (None means "back to automatic")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()   # "not given" (None means "back to automatic")
 _state = {"mode": None, "cassette_active": False, "backend_url": None}
 _lock = threading.Lock()
 
 
-def check_mode(mode):
+def check_mode(mode: str | None) -> str | None:
     """`mode` if it is one of MODES or None, else a ConfigurationError listing them."""
     if mode is not None and mode not in MODES:
         from .errors import ConfigurationError
@@ -34,7 +44,7 @@ def check_mode(mode):
     return mode
 
 
-def configure(mode=UNSET, backend_url=UNSET):
+def configure(mode: str | None = UNSET, backend_url: str | None = UNSET) -> None:
     """Set the process-wide mode (None returns to automatic choice) and/or the shared backend
     (`backend_url="redis://host:6379/0"`, "local" for the embedded ones, None: GLWORK_BACKEND_URL).
     `configure()` with no argument returns the mode to automatic. (`glwork.configure` also takes
@@ -49,37 +59,37 @@ def configure(mode=UNSET, backend_url=UNSET):
             _state["backend_url"] = backend_url
 
 
-def backend_url():
+def backend_url() -> str | None:
     """The shared backend's URL set by configure() or GLWORK_BACKEND_URL; None or "" = embedded."""
     return _state["backend_url"] or os.environ.get(BACKEND_ENV, "").strip() or None
 
 
-def has_key(provider):
+def has_key(provider: str) -> bool:
     return any(os.environ.get(name) for name in PROVIDER_KEYS.get(provider, ()))
 
 
-def set_cassette_active(active):
+def set_cassette_active(active: bool) -> None:
     with _lock:
         _state["cassette_active"] = bool(active)
 
 
-def explicit_mode():
+def explicit_mode() -> str | None:
     """The mode set by configure() or GLWORK_MODE, else None (automatic)."""
     return _state["mode"] or check_mode(os.environ.get("GLWORK_MODE") or None)
 
 
-def replay_strict():
+def replay_strict() -> bool:
     """True when a replay miss must fail (GLWORK_REPLAY_STRICT=1: CI, nbval, papermill tests) rather
     than be answered by the local model."""
     return os.environ.get("GLWORK_REPLAY_STRICT", "").strip().lower() in ("1", "true", "yes")
 
 
-def record_backend():
+def record_backend() -> str:
     """'local' when recording against the embedded backend, else 'live'."""
     return os.environ.get("GLWORK_RECORD_BACKEND", "live")
 
 
-def source_of(mode):
+def source_of(mode: str | None) -> str:
     """Where a reply from a route in `mode` comes from: "recorded", "local" or "live"."""
     if mode == "replay":
         return "recorded"
@@ -88,11 +98,11 @@ def source_of(mode):
     return "local" if mode == "local" else "live"
 
 
-def cassette_active():
+def cassette_active() -> bool:
     return _state["cassette_active"]
 
 
-def current_mode(provider=None):
+def current_mode(provider: str | None = None) -> str:
     """The mode a call to `provider` runs in now."""
     explicit = explicit_mode()
     if explicit:

@@ -6,6 +6,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import config, errors, events, offline
@@ -169,11 +170,11 @@ class ChatSession:
                 f"tokens={self.get_token_count()})")
 
     # ---- conversation ------------------------------------------------------------------------------
-    def send_message(self, message):
+    def send_message(self, message: str) -> ChatResponse:
         """Send `message` and return the reply as a `ChatResponse` (a str with metadata)."""
         return self._send(self._new_turns(message))
 
-    def stream_message(self, message):
+    def stream_message(self, message: str) -> Iterator[str]:
         """Yield the reply's text chunks as they arrive; history and accounting update at the end.
 
         A stream that fails before its first chunk is retried (and falls back like a send); one
@@ -210,7 +211,7 @@ class ChatSession:
                         self._runner.failed(call, failure, None, "raise")
         self._commit(turns, request, completion, call)
 
-    def send_tool_result(self, result, tool_call_id=None):
+    def send_tool_result(self, result: Any, tool_call_id: str | None = None) -> ChatResponse | None:
         """Give the model a tool's result (any JSON-able value) and return its next reply."""
         pending = self._pending_tool_calls()
         if not pending:
@@ -232,7 +233,7 @@ class ChatSession:
             return None
         return self._send(turns)
 
-    def get_conversation_history(self):
+    def get_conversation_history(self) -> list[dict[str, Any]]:
         """The conversation as a list of {"role", "content"} dicts, system message first."""
         out = [{"role": "system", "content": self.system_message}] if self.system_message else []
         for m in self._history:
@@ -244,49 +245,49 @@ class ChatSession:
             out.append(item)
         return out
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the conversation (the system message stays; cost and token totals are kept)."""
         with self._lock:
             self._history = []
 
     # ---- accounting --------------------------------------------------------------------------------
-    def get_token_count(self):
+    def get_token_count(self) -> int:
         """Total tokens (input + output) used by this session."""
         return sum(c.usage.total_tokens for c in self._calls)
 
-    def get_token_stats(self):
+    def get_token_stats(self) -> dict[str, int]:
         total = sum((c.usage for c in self._calls), Usage())
         return {"input_tokens": total.input_tokens, "output_tokens": total.output_tokens,
                 "total_tokens": total.total_tokens, "cached_tokens": total.cached_tokens,
                 "calls": len(self._calls)}
 
-    def get_cost(self):
+    def get_cost(self) -> USD:
         """USD spent by this session; NaN (with one warning) if a call's model has no known price."""
         costs = [c.cost for c in self._calls]
         if any(c is None for c in costs):
             return USD(math.nan)
         return USD(round(sum(costs), 8))
 
-    def get_response_time(self):
+    def get_response_time(self) -> float | None:
         """Latency of the last call in milliseconds (None before the first call)."""
         return round(self._calls[-1].latency_ms, 1) if self._calls else None
 
-    def get_calls(self):
+    def get_calls(self) -> list[CallRecord]:
         """Every finished call of this session as `CallRecord`s (for tables and charts)."""
         return list(self._calls)
 
     @property
-    def retry_policy(self):
+    def retry_policy(self) -> RetryPolicy:
         """The session's `RetryPolicy` (max_retries, retry_delay, exponential_backoff, ...)."""
         return self._runner.retry
 
-    def get_retry_events(self):
+    def get_retry_events(self) -> list[dict[str, Any]]:
         """Failed attempts of this session, oldest first: dicts with time, provider, model, attempt,
         error_code, status_code, retry_after, latency_ms, wait (seconds slept before the next
         attempt) and action ("retry", "fallback" to the next provider, or "raise")."""
         return self._runner.retry_events()
 
-    def get_budget(self):
+    def get_budget(self) -> dict[str, float] | None:
         """{"limit", "spent", "reserved", "remaining"} in USD, or None without a cost_limit."""
         b = self._runner.budget
         if b is None or math.isinf(b.limit):   # no cost_limit (only the class budget, if any)
@@ -295,7 +296,7 @@ class ChatSession:
         return {"limit": b.limit, "spent": USD(round(spent, 8)), "reserved": USD(round(reserved, 8)),
                 "remaining": USD(round(b.limit - spent - reserved, 8))}
 
-    def get_cache_stats(self):
+    def get_cache_stats(self) -> dict[str, Any]:
         """This session's semantic-cache figures: hits, misses, hit_rate (%), cost_saved, tokens_saved,
         entries. All zero without `semantic_cache=`."""
         if self._cache is None:
@@ -303,28 +304,28 @@ class ChatSession:
                     "tokens_saved": 0, "entries": 0}
         return self._cache.stats()
 
-    def get_cache_hit_rate(self):
+    def get_cache_hit_rate(self) -> float:
         """Percent of this session's lookups answered from the semantic cache."""
         return self.get_cache_stats()["hit_rate"]
 
-    def get_cost_saved(self):
+    def get_cost_saved(self) -> USD:
         """USD not spent thanks to cache hits (at the price of the model the hit stands in for)."""
         return self.get_cache_stats()["cost_saved"]
 
-    def add_hook(self, hook):
+    def add_hook(self, hook: Any) -> None:
         """Seam for answering without the provider (the semantic cache). Before each call,
         `hook.before_call(session, request)` may return a `Completion` to use instead of the provider
         (committed with cached=True and cost 0, no retry, limiter or budget); after each committed
         reply, `hook.after_call(session, request, response)`."""
         self._hooks.append(hook)
 
-    def estimate_tokens(self, message=""):
+    def estimate_tokens(self, message: str = "") -> int:
         """Estimated prompt tokens if `message` were sent now (offline, no tokenizer download)."""
         turns = self._history + ([{"role": "user", "content": message}] if message else [])
         return estimate_messages(turns, self.system_message, self.tools)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
-    def close(self):
+    def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._runner.close()

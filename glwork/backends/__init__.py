@@ -25,9 +25,13 @@ redis_budget.py and redis_ledger.py, which know Redis and nothing of the feature
 need of a feature is handed to them), so no feature imports a Redis module and nothing here
 imports a feature.
 """
+from __future__ import annotations
+
 import getpass
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from .. import config as _config
 from .config import BackendConfig, parse  # noqa: F401
@@ -41,7 +45,7 @@ _lock = threading.Lock()
 class RedisBackend:
     """The configured Redis: its link and the key names of every part (all under one namespace)."""
 
-    def __init__(self, config):
+    def __init__(self, config: BackendConfig):
         self.config = config
         self.link = Link(config)
         self._parts = {}
@@ -51,13 +55,13 @@ class RedisBackend:
         return f"RedisBackend({self.config.label})"
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.config.label
 
-    def key(self, *parts):
+    def key(self, *parts: Any) -> str:
         return ":".join((self.config.namespace, *map(str, parts)))
 
-    def part(self, name, make):
+    def part(self, name: str, make: Callable[[RedisBackend], Any]) -> Any:
         """One instance per backend of a part (the ledger, the class budget's counters)."""
         with self._parts_lock:
             if name not in self._parts:
@@ -65,34 +69,35 @@ class RedisBackend:
             return self._parts[name]
 
     # ---- each feature's part -----------------------------------------------------------------
-    def window(self, name, window, max_requests, max_tokens):
+    def window(self, name: str, window: float, max_requests: int | None, max_tokens: int | None) -> Any:
         """A RateLimiter's sliding window, shared by `name` across kernels."""
         from .redis_limiter import SharedWindow
         return SharedWindow(self, name, window, max_requests, max_tokens)
 
-    def cache_store(self, local_store):
+    def cache_store(self, local_store: Callable[[], Any]) -> Any:
         """The class's semantic-cache store; `local_store()` makes the per-kernel one used while Redis is away."""
         from .redis_cache import FailoverStore
         return FailoverStore(self, local_store)
 
-    def budget_counters(self):
+    def budget_counters(self) -> Any:
         """The class budget's spend and hold counters (one per backend)."""
         from .redis_budget import RedisBudgetCounters
         return self.part("class_budget", RedisBudgetCounters)
 
-    def ledger(self, mirror, insert_sql, columns, defaults, before_exit, on_unsent):
+    def ledger(self, mirror: Callable[[], Any], insert_sql: str, columns: tuple[str, ...], defaults: dict[str, Any],
+               before_exit: Callable[[float], Any], on_unsent: Callable[[list[dict[str, Any]]], None]) -> Any:
         """The class ledger (one per backend); see RedisLedger for the arguments."""
         from .redis_ledger import RedisLedger
         return self.part("ledger", lambda b: RedisLedger(b, mirror(), insert_sql, columns, defaults,
                                                          before_exit, on_unsent))
 
 
-def current():
+def current() -> RedisBackend | None:
     """The configured RedisBackend, or None for the embedded backends."""
     return get(_config.backend_url())
 
 
-def get(url):
+def get(url: str | BackendConfig | None) -> RedisBackend | None:
     """The RedisBackend for `url` (one per URL and process), or None if it names the embedded ones."""
     cfg = url if isinstance(url, BackendConfig) else parse(url)
     if not cfg.shared:
@@ -105,7 +110,7 @@ def get(url):
         return backend
 
 
-def describe():
+def describe() -> str:
     """One line for banners and doctor: which backend, its state (no password)."""
     backend = current()
     if backend is None:
@@ -114,7 +119,7 @@ def describe():
     return f"shared Redis {backend.label}: {state}"
 
 
-def attendee():
+def attendee() -> str:
     """Who this kernel's calls belong to in a shared ledger: GLWORK_ATTENDEE, else the JupyterHub
     user, else the login name."""
     name = os.environ.get(ATTENDEE_ENV) or os.environ.get("JUPYTERHUB_USER")

@@ -1,4 +1,6 @@
 """Offline-first plumbing: which endpoint a session talks to, and the notebook's cassette."""
+from __future__ import annotations
+
 import os
 import sys
 from dataclasses import dataclass
@@ -7,7 +9,7 @@ from pathlib import Path
 from .. import config
 from ..config import record_backend
 from ..errors import ConfigurationError
-from ..providers.base import add_error_mapper
+from ..providers.base import Adapter, add_error_mapper
 from . import latency
 from .cassettes import CassetteMissError, check_clean, make_vcr, miss_error, read_provenance
 from .latency import LATENCY_HEADER, played_latency  # noqa: F401  (re-exported)
@@ -29,7 +31,7 @@ class NotebookInfo:
         return f"NotebookInfo(name={self.name!r}, mode={self.mode!r})"
 
 
-def cassette_dir():
+def cassette_dir() -> Path:
     """`GLWORK_CASSETTE_DIR`, else the `cassettes/` folder of the kit (searched upwards from here)."""
     if os.environ.get("GLWORK_CASSETTE_DIR"):
         return Path(os.environ["GLWORK_CASSETTE_DIR"])
@@ -48,7 +50,7 @@ def _notebook_mode(path):
     return "replay" if path.exists() else "local"
 
 
-def notebook(name, mode=None, quiet=False, tracebacks="short"):
+def notebook(name: str, mode: str | None = None, quiet: bool = False, tracebacks: str = "short") -> NotebookInfo:
     """Set up a workshop notebook: choose the mode, open its cassette, print where answers come from.
 
     Call once at the top of each notebook, e.g. `glwork.notebook("01_chatsession")`. In IPython, a
@@ -108,7 +110,7 @@ def _save_each_interaction(cassette):
     cassette.append = append_and_save
 
 
-def record_latency(latency_ms):
+def record_latency(latency_ms: float) -> None:
     """Note the latency of the call just recorded on its interaction (record mode; else nothing)."""
     if _open.get("mode") == "record":
         latency.write(_open.get("cassette"), latency_ms)
@@ -121,7 +123,7 @@ def _backend_label():
     return "live provider APIs"
 
 
-def close_cassette():
+def close_cassette() -> None:
     """Write (in record mode) and close the open cassette, if any."""
     cm = _open.get("cm")
     if cm is not None:
@@ -132,11 +134,11 @@ def close_cassette():
     config.set_cassette_active(False)
 
 
-def current_notebook():
+def current_notebook() -> str | None:
     return _open.get("name")
 
 
-def cassette_miss(exc, provider=None):
+def cassette_miss(exc: BaseException, provider: str | None = None) -> CassetteMissError | None:
     """vcrpy's "not in the cassette" as a CassetteMissError naming the notebook, else None: registered
     with the provider adapters, since vcrpy raises it inside the SDK's HTTP client."""
     if "vcr" not in sys.modules:    # no cassette was ever opened
@@ -151,7 +153,8 @@ def cassette_miss(exc, provider=None):
 add_error_mapper(cassette_miss)
 
 
-def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=None):
+def connection(provider: str, mode: str | None = None, base_url: str | None = None, api_key: str | None = None,
+               azure_endpoint: str | None = None) -> dict[str, str | None]:
     """Endpoint overrides for a session of `provider` in `mode` (default: the current mode).
 
     Explicit `base_url`/`azure_endpoint` always win. Returns a dict of adapter options.
@@ -177,7 +180,7 @@ def connection(provider, mode=None, base_url=None, api_key=None, azure_endpoint=
     return {**opts, **endpoint(provider, url, key)}
 
 
-def client_kwargs(provider):
+def client_kwargs(provider: str) -> dict[str, str]:
     """Arguments for the provider's own SDK client (`openai.OpenAI(**client_kwargs("openai"))`) that point
     it where a ChatSession would go now: nothing in live mode (the SDK reads its environment variables),
     the notebook's recording in replay mode, the local backend in local mode. For showing raw SDK calls;
@@ -186,8 +189,9 @@ def client_kwargs(provider):
     return {k: v for k, v in connection(check_provider(provider)).items() if v}
 
 
-def adapter(provider, mode, timeout, api_version=None, default_headers=None, base_url=None, api_key=None,
-            azure_endpoint=None):
+def adapter(provider: str, mode: str, timeout: float, api_version: str | None = None,
+            default_headers: dict[str, str] | None = None, base_url: str | None = None, api_key: str | None = None,
+            azure_endpoint: str | None = None) -> Adapter:
     """The provider adapter a session uses in `mode`. In replay mode it replays the cassette and
     hands what the cassette does not hold to the local backend (see glwork.offline.replay)."""
     from ..providers import make_adapter

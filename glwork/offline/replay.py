@@ -5,11 +5,18 @@ the same SDK and wire format, and labelled as such. Never a network call, never 
 GLWORK_REPLAY_STRICT=1 (CI, nbval, the papermill tests, `glwork record`'s refresh) keeps a miss an
 error: there, a request the cassette does not hold means the notebook and its recording disagree.
 """
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from .. import config
 from ..security import get_logger
+from ..errors import LLMError
+from ..providers.base import Adapter, ChatRequest, Progress
+from ..response import Completion
 from .cassettes import CassetteMissError
 from .latency import played_latency
 
@@ -21,7 +28,7 @@ _quiet = {"depth": 0}
 class ReplayAdapter:
     """An adapter over the cassette that hands misses to a local-backend adapter of the same provider."""
 
-    def __init__(self, replayed, build_local, provider):
+    def __init__(self, replayed: Adapter, build_local: Callable[[], Adapter], provider: str):
         self.replayed = replayed
         self.provider = provider
         self.name = replayed.name
@@ -37,7 +44,7 @@ class ReplayAdapter:
             self._local = self._build_local()
         return self._local
 
-    def create(self, req):
+    def create(self, req: ChatRequest) -> Completion:
         played_latency()   # forget any earlier call's
         try:
             completion = self.replayed.create(req)
@@ -52,7 +59,7 @@ class ReplayAdapter:
         completion.source = "recorded"
         return completion
 
-    def stream(self, req, progress=None):
+    def stream(self, req: ChatRequest, progress: Progress | None = None) -> Generator[str, None, Completion]:
         """Yield text deltas, from the cassette or (on a miss) the local backend; return the Completion."""
         played_latency()
         inner = self.replayed.stream(req, progress)
@@ -79,29 +86,29 @@ class ReplayAdapter:
             completion.latency_ms = played_latency()
         return completion
 
-    def error(self, exc, mid_stream=False):
+    def error(self, exc: BaseException, mid_stream: bool = False) -> LLMError:
         return self.replayed.error(exc, mid_stream)
 
-    def close(self):
+    def close(self) -> None:
         self.replayed.close()
         if self._local is not None:
             self._local.close()
 
 
-def local_model_name():
+def local_model_name() -> str:
     """The model the local backend answers with (loads its engine if needed)."""
     from ..local import engine_info
     return engine_info().get("model", "local model")
 
 
-def describe_local(model):
+def describe_local(model: str | None) -> str:
     """"the local model (NAME)", or for the extractive engine what it is and why it stands in."""
     if model and "extractive" in model:
         return f"the local extractive fallback ({model}: quotes the carbon corpus; no language model is installed)"
     return f"the local model ({model})"
 
 
-def announce(model, what="answered"):
+def announce(model: str | None, what: str = "answered") -> None:
     """One short line under the cell: this answer (or embedding) is not from the recording."""
     line = f"[not in this notebook's recording: {what} now by {describe_local(model)}]"
     log.info(line)
@@ -110,7 +117,7 @@ def announce(model, what="answered"):
 
 
 @contextmanager
-def quiet():
+def quiet() -> Iterator[None]:
     """No notice lines inside: for widgets, which label each answer themselves."""
     _quiet["depth"] += 1
     try:

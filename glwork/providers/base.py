@@ -100,7 +100,7 @@ def require_key(value: str | None, env_name: str, provider: str) -> str:
 MAX_RETRY_AFTER_HEADER = 86400.0   # a day: a longer (or broken) value is treated as "a day"
 
 
-def parse_retry_after(headers):
+def parse_retry_after(headers: Any) -> float | None:
     """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or HTTP date), else None.
 
     Clamped to [0, MAX_RETRY_AFTER_HEADER]: a negative value (a clock skew, a faulty proxy, the kit's

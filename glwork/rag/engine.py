@@ -3,8 +3,10 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from ..errors import ConfigurationError
 from ..response import Usage
@@ -230,54 +232,54 @@ class RAGEngine:
 
     # ---- read access, for tools that show or save the engine (widgets, the lab, the store) ------------
     @property
-    def lock(self):
+    def lock(self) -> Any:
         """The engine's lock: hold it to read several of the parts below as one consistent state."""
         return self._lock
 
     @property
-    def documents(self):
+    def documents(self) -> Mapping[str, dict[str, Any]]:
         """Indexed documents, read-only: id -> {"metadata", "hash", "chunks": [chunk ids]}."""
         return MappingProxyType(self._docs)
 
     @property
-    def chunks(self):
+    def chunks(self) -> Mapping[int, Chunk]:
         """Indexed chunks, read-only: chunk id -> Chunk."""
         return MappingProxyType(self._chunks)
 
     @property
-    def next_chunk_id(self):
+    def next_chunk_id(self) -> int:
         """The id the next chunk gets (ids are never reused)."""
         return self._next_id
 
     @property
-    def embedder(self):
+    def embedder(self) -> Any:
         return self._embedder
 
     @property
-    def vector_index(self):
+    def vector_index(self) -> Any:
         """The VectorIndex (None until the first document is indexed)."""
         return self._index
 
     @property
-    def keyword_index(self):
+    def keyword_index(self) -> KeywordIndex:
         return self._keyword
 
     @property
-    def reranker(self):
+    def reranker(self) -> Any:
         """The re-ranker (None: no re-ranking). Set by the RAG tuner's re-rank switch."""
         return self._reranker
 
     @reranker.setter
-    def reranker(self, reranker):
+    def reranker(self, reranker: Any) -> None:
         self._reranker = reranker
 
     @property
-    def answering_session(self):
+    def answering_session(self) -> Any:
         """The ChatSession that has answered so far, or None (unlike `session`, never creates one)."""
         return self._session
 
     @answering_session.setter
-    def answering_session(self, session):
+    def answering_session(self, session: Any) -> None:
         """Hand the answers (and their cost totals) to an existing session: a rebuilt engine keeps them."""
         with self._lock:
             self._session = session
@@ -324,7 +326,8 @@ class RAGEngine:
         info["retrieval_ms"] = round((time.perf_counter() - start) * 1000, 1)
         return sources, info
 
-    def search(self, text, k, subset=None, search_type="semantic", alpha=DEFAULT_ALPHA):
+    def search(self, text: str, k: int, subset: list[int] | None = None, search_type: str = "semantic",
+               alpha: float = DEFAULT_ALPHA) -> list[tuple[int, float]]:
         """The first stage of retrieve(): [(chunk id, score)], best first, before re-ranking; `subset`
         limits it to those chunk ids. Settings are taken as given (see query_settings)."""
         if search_type == "keyword":
@@ -345,7 +348,7 @@ class RAGEngine:
         kw = self._keyword.lookup(kw_all, ids)
         return fusion_mod.top(fusion_mod.weighted(ids, sem, kw, alpha), k)
 
-    def embed_query(self, text):
+    def embed_query(self, text: str) -> Any:
         """The query's vector, as search() compares it with the chunks'."""
         return self._embedder.encode([text])[0]
 
@@ -447,13 +450,13 @@ class RAGEngine:
         return engine
 
 
-def check_top_k(value, name):
+def check_top_k(value: Any, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}.")
     return value
 
 
-def check_alpha(alpha):
+def check_alpha(alpha: Any) -> float:
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
         raise ConfigurationError(f"alpha must be a number from 0 (keyword only) to 1 (semantic only), got {alpha!r}.")
     return float(alpha)

@@ -75,11 +75,11 @@ class ClassBudget:
         return f"ClassBudget(backend={self.label!r})"
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.backend.label if self.backend is not None else "local (this kernel)"
 
     @property
-    def shared(self):
+    def shared(self) -> bool:
         return self.backend is not None
 
     def set_limits(self, day: float | None = ..., month: float | None = ...) -> dict[str, float | None]:
@@ -106,7 +106,7 @@ class ClassBudget:
         return {p: v["limit"] for p, v in self.get_status().items() if p in PERIODS}
 
     @property
-    def has_limits(self):
+    def has_limits(self) -> bool:
         """True if a limit is set (for a shared backend: as last seen; unknown counts as set)."""
         if self._counters is None:
             return any(v is not None for v in _local["limits"].values())
@@ -215,7 +215,7 @@ class ClassBudget:
                 raise
 
     @property
-    def pending(self):
+    def pending(self) -> int:
         """Settles waiting for the shared backend (spend booked while it was unreachable)."""
         return len(self._pending)
 
@@ -300,16 +300,16 @@ def _flush_all_at_exit():
 class ClassHold:
     """A reservation on the class budget: settle(cost) once (release() = settle(0))."""
 
-    def __init__(self, budget, hold_id, amount, day, month):
+    def __init__(self, budget: ClassBudget, hold_id: str, amount: float | int, day: str, month: str):
         self.budget, self.hold_id, self.amount, self.day, self.month = budget, hold_id, amount, day, month
         self.open = True
 
-    def settle(self, cost):
+    def settle(self, cost: float | None) -> None:
         if self.open:
             self.open = False
             self.budget._settle(self, cost)
 
-    def release(self):
+    def release(self) -> None:
         self.settle(0.0)
 
 
