@@ -1,4 +1,6 @@
 """Small display helpers the part notebooks share, so their cells show one idea each."""
+import re
+
 from ..response import source_label
 
 
@@ -60,6 +62,11 @@ def fact_card(*doc_ids, about=None):
                 raise ValueError(f"{doc_id} never mentions {about!r}.")
             body = " ".join(pieces)
         else:
-            body = paragraphs[1] if len(paragraphs) > 1 else paragraphs[0]
+            n = 1 if len(paragraphs) > 1 else 0
+            body = paragraphs[n]
+            while body.rstrip().endswith(":") and n + 1 < len(paragraphs):   # "... may arise from:" + its list
+                n += 1
+                body += " " + "; ".join(line.strip(" -*") for line in paragraphs[n].splitlines() if line.strip())
+        body = re.sub(r"(?<=[a-z]{3})\d(?=[\s,.;])", "", body)   # footnote marks: "employees4 between"
         parts.append(f"{title}: {body} (source: data/carbon-corpus/{d['metadata']['file']})")
     return "\n".join(parts)
