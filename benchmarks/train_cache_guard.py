@@ -70,12 +70,7 @@ class FastEmbedder:
         self.inner, self.fp32 = local_embedder(), fp32
 
     def encode(self, texts, batch_size=64, normalize=True):
-        from glwork.rag.embed import _bf16_ok
-        if self.fp32 or not _bf16_ok():
-            return self.inner.encode(texts, batch_size=batch_size, normalize=normalize)
-        import torch
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.inner.encode(texts, batch_size=batch_size, normalize=normalize)
+        return self.inner.encode(texts, batch_size=batch_size, normalize=normalize, fast=not self.fp32)
 
 
 def features(pairs, vec, terms):

@@ -4,7 +4,7 @@ live provider."""
 import pytest
 
 from glwork.errors import BudgetExceededError
-from glwork.rag.embed import OpenAIEmbedder, make_embedder
+from glwork.embeddings import OpenAIEmbedder, make_embedder
 from glwork.resilience import class_budget as class_budget_module
 from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.clock import FakeClock

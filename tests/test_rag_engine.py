@@ -283,7 +283,7 @@ def test_vectors_of_another_dimension_are_refused():
     rag = RAGEngine(embedding_model=HashEmbedder(16), chunk_size=100, chunk_overlap=0)
     rag.index_documents([doc(1, "boilers burn gas"), doc(2, "grid electricity")])
     assert rag.stats()["embedding_model"] == "hash-16" and rag.stats()["dimension"] == 16
-    from glwork.rag.embed import ObjectEmbedder
+    from glwork.embeddings import ObjectEmbedder
     rag._embedder = ObjectEmbedder(HashEmbedder(8))       # e.g. a store built live, queried locally
     with pytest.raises(ConfigurationError, match="8 dimensions but the index holds 16"):
         rag.retrieve("gas boilers")

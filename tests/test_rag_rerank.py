@@ -2,7 +2,7 @@
 import pytest
 
 from glwork.rag.citations import attribute
-from glwork.rag.embed import LocalEmbedder
+from glwork.embeddings import LocalEmbedder
 from glwork.rag.engine import RAGEngine
 from rag_helpers import small_corpus
 

@@ -124,7 +124,7 @@ def test_strict_replay_keeps_the_miss_an_error_and_reaches_nothing(wire_server, 
 
 
 def test_embeddings_miss_goes_local_in_replay_and_fails_when_strict(cassettes, no_network, monkeypatch):
-    from glwork.rag.embed import OpenAIEmbedder
+    from glwork.embeddings import OpenAIEmbedder
     glwork.notebook("r6", mode="record", quiet=True)   # record the corpus embedding from the local backend
     OpenAIEmbedder("text-embedding-3-small").encode(["Scope 1 covers direct emissions."])
     offline.close_cassette()

@@ -7,7 +7,7 @@ import json
 
 from ..errors import ConfigurationError
 from ..security import get_logger
-from .index import VectorIndex
+from .scoped_index import ScopedIndex
 
 log = get_logger(__name__)
 
@@ -54,7 +54,7 @@ class Entries:
     def fits(self, dimension):
         """True if vectors of this dimension can join the index (creating it if need be)."""
         if self.index is None:
-            self.index = VectorIndex(dimension)
+            self.index = ScopedIndex(dimension)
         return self.index.dimension == dimension
 
     # ---- reading the store ------------------------------------------------------------------------------

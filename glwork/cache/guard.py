@@ -108,7 +108,7 @@ class Guard:
         """Verdict for two question texts, embedded with `embedder` (default: the local model)."""
         import numpy as np
         if embedder is None:
-            from ..embeddings import local_embedder
+            from ..embeddings.local import local_embedder
             embedder = local_embedder()
         qv, ev = np.asarray(embedder.encode([query, entry]), np.float32)
         qv, ev = qv / np.linalg.norm(qv), ev / np.linalg.norm(ev)

@@ -10,8 +10,9 @@ import time
 import warnings
 
 from ..errors import ConfigurationError
-from ..response import USD, ChatResponse
+from ..response import ChatResponse
 from ..security import get_logger
+from .counts import HitCounter
 from .entries import Entries, plain
 from .glossary import Glossary
 from .guard import Guard, Verdict, load_params
@@ -80,7 +81,7 @@ class SemanticCacheManager:
         self.glossary = Glossary.coerce(glossary)
         self._clock = clock or time.time
         if embedder is None:
-            from ..embeddings import local_embedder
+            from ..embeddings.local import local_embedder
             embedder = local_embedder()
         self.embedder = embedder
         self._encode = _encoder(embedder)
@@ -94,7 +95,8 @@ class SemanticCacheManager:
         self._store = open_store(path)   # SQLite, or the class's shared cache (glwork.backends)
         self.path = self._store.path
         self._entries = Entries(self._store, self.model_name, keep_vectors=self.path is not None)
-        self._stats = dict(hits=0, misses=0, cost_saved=0.0, tokens_saved=0, evicted=0, expired=0, blocked=0)
+        self._counts = HitCounter()
+        self._events = dict(evicted=0, expired=0, blocked=0)   # what happened to entries
         self._guarded(self._entries.load, None)
 
     def _make_guard(self, guard):
@@ -176,12 +178,8 @@ class SemanticCacheManager:
         """hits, misses, hit_rate (percent), cost_saved (USD), tokens_saved, entries, and more."""
         with self._lock:
             self._guarded(self._refresh, None)
-            s = dict(self._stats)
-        lookups = s["hits"] + s["misses"]
-        return {"hits": s["hits"], "misses": s["misses"], "lookups": lookups,
-                "hit_rate": round(100.0 * s["hits"] / lookups, 1) if lookups else 0.0,
-                "cost_saved": USD(round(s["cost_saved"], 8)), "tokens_saved": s["tokens_saved"],
-                "entries": len(self), "evicted": s["evicted"], "expired": s["expired"],
+            s = dict(self._events)
+        return {**self._counts.summary(), "entries": len(self), "evicted": s["evicted"], "expired": s["expired"],
                 "blocked_by_guard": s["blocked"], "similarity_threshold": self.similarity_threshold,
                 "scorer": self.scorer}
 
@@ -200,8 +198,8 @@ class SemanticCacheManager:
 
     def reset_stats(self):
         with self._lock:
-            for k in self._stats:
-                self._stats[k] = 0.0 if k == "cost_saved" else 0
+            self._counts.reset()
+            self._events = dict.fromkeys(self._events, 0)
 
     def explain(self, query, scope=None, k=5):
         """The nearest cached questions (all scopes), their similarity, and why each would or would
@@ -225,12 +223,9 @@ class SemanticCacheManager:
         vector = self._embed(canonical)
         with self._lock:
             hit = self._guarded(lambda: self._lookup(canonical, vector, scope), None)
-            if hit is None:
-                self._stats["misses"] += 1
-                return None
-            self._stats["hits"] += 1
-            self._stats["cost_saved"] += hit.cost
-            self._stats["tokens_saved"] += hit.tokens
+            self._counts.record(hit)
+        if hit is None:
+            return None
         if isinstance(hit.value, ChatResponse):
             hit.value.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return hit
@@ -296,7 +291,7 @@ class SemanticCacheManager:
 
     def _refresh(self):
         self._entries.sync()
-        self._stats["expired"] += self._entries.purge_expired(self._clock())
+        self._events["expired"] += self._entries.purge_expired(self._clock())
 
     def _judge(self, q_terms, vector, found):
         """Verdicts for [(entry_id, cosine, Entry)] against the parsed query and its vector."""
@@ -327,7 +322,7 @@ class SemanticCacheManager:
                 continue
             if entry.expired(now):
                 if evict and self._entries.expire(entry_id, now):
-                    self._stats["expired"] += 1
+                    self._events["expired"] += 1
                 continue
             live.append((entry_id, cosine, entry))
         if not live:
@@ -346,7 +341,7 @@ class SemanticCacheManager:
         best = self._best(candidates)
         if best is None:
             if any(v.vetoes and v.unvetoed >= self.similarity_threshold for v, _, _ in candidates):
-                self._stats["blocked"] += 1  # only the rules kept a wrong answer from being served
+                self._events["blocked"] += 1  # only the rules kept a wrong answer from being served
             return None
         verdict, entry_id, entry = best
         stored = self._store.value(entry_id)
@@ -403,7 +398,7 @@ class SemanticCacheManager:
                  "expires": None if ttl is None else now + ttl, "ttl": ttl, "cost": cost, "tokens": tokens}
                 for query, (kind, payload), (cost, tokens) in values]
         ids = self._entries.add(scope, rows, vectors, replace)
-        self._stats["evicted"] += self._entries.evict_beyond(self.max_entries)
+        self._events["evicted"] += self._entries.evict_beyond(self.max_entries)
         return ids
 
     def _invalidate(self, match, scope):

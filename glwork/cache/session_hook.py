@@ -28,7 +28,8 @@ import json
 import re
 import threading
 
-from ..response import USD, Completion, Usage
+from ..response import Completion, Usage
+from .counts import HitCounter
 from .scope import Scope, history_digest, source_of_mode
 from .values import cost_of
 
@@ -84,8 +85,7 @@ class SessionCache:
 
     def __init__(self, cache, user=None):
         self.cache, self.user = cache, user
-        self._lock = threading.Lock()
-        self._stats = dict(hits=0, misses=0, cost_saved=0.0, tokens_saved=0)
+        self.counts = HitCounter()   # this session's lookups (the cache counts all of its own)
 
     def __repr__(self):
         return f"SessionCache({self.cache!r}, user={self.user!r})"
@@ -122,13 +122,9 @@ class SessionCache:
             return None
         lookup_scope, _, question = found
         hit = self.cache.lookup(question, lookup_scope)
-        with self._lock:
-            if hit is None:
-                self._stats["misses"] += 1
-                return None
-            self._stats["hits"] += 1
-            self._stats["cost_saved"] += hit.cost
-            self._stats["tokens_saved"] += hit.tokens
+        self.counts.record(hit)
+        if hit is None:
+            return None
         value = hit.value
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         done = Completion(str(text), list(getattr(value, "tool_calls", None) or []), Usage(),
@@ -163,13 +159,7 @@ class SessionCache:
 
     def stats(self):
         """This session's hits, misses, hit_rate (percent), cost_saved, tokens_saved; the cache's entries."""
-        with self._lock:
-            s = dict(self._stats)
-        lookups = s["hits"] + s["misses"]
-        return {"hits": s["hits"], "misses": s["misses"], "lookups": lookups,
-                "hit_rate": round(100.0 * s["hits"] / lookups, 1) if lookups else 0.0,
-                "cost_saved": USD(round(s["cost_saved"], 8)), "tokens_saved": s["tokens_saved"],
-                "entries": len(self.cache)}
+        return {**self.counts.summary(), "entries": len(self.cache)}
 
 
 def answering_model(requested, answered):

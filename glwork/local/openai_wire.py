@@ -223,7 +223,7 @@ def chat(call):
 
 
 def embeddings(call):
-    from ..embeddings import local_embedder
+    from ..embeddings.local import local_embedder
     body = call.body
     if call.provider != "azure" and not body.get("model"):
         raise _bad("you must provide a model parameter")

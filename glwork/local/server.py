@@ -304,7 +304,7 @@ class LocalServer:
     # -- small routes ------------------------------------------------------------------------
 
     def health(self):
-        from ..embeddings import MODEL_NAME, local_embedder
+        from ..embeddings.local import MODEL_NAME, local_embedder
         info = {**self.engine.info(), "why": getattr(self.engine, "why", "")}
         return {"status": "ok", "url": self.url, "engine": info,
                 "embeddings": {"model": MODEL_NAME, "dimensions": 384,
@@ -312,7 +312,7 @@ class LocalServer:
                 "faults": self.faults.snapshot()["injected"]}
 
     def _models(self, provider):
-        from ..embeddings import MODEL_NAME
+        from ..embeddings.local import MODEL_NAME
         from .model import is_installed
         from .models import MODELS
         ids = [self.engine.model]

@@ -7,6 +7,7 @@ response's metadata says the citations were attributed by glwork, not written by
 """
 import re
 
+from ..embeddings.batch import normalise
 from .chunking import sentence_bounds, split_sentences
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -59,7 +60,7 @@ def attribute(answer, passages, embedder):
         for s in split_sentences(p["content"]) or [p["content"]]:
             owners.append(n)
             sents.append(s)
-    vecs = embedder.encode([answer[a:b] for a, b in spans] + sents)
+    vecs = normalise(embedder.encode([answer[a:b] for a, b in spans] + sents))   # any embedder: cosines
     ans, psg = vecs[:len(spans)], vecs[len(spans):]
     sims = ans @ psg.T
     out = answer

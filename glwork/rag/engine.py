@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..embeddings.batch import encode_all, normalise
+from ..embeddings.choose import make_embedder
+from ..embeddings.local import local_embedder
 from ..errors import ConfigurationError
 from ..response import Usage
 from ..security import get_logger
+from ..vectors import EXACT_LIMIT, VectorIndex
 from . import fusion as fusion_mod
 from .chunking import Chunk, check_sizes, split_text  # noqa: F401 (Chunk re-exported)
 from .citations import Citations, attribute, resolve_citations  # noqa: F401 (re-exported)
-from .embed import encode_all, make_embedder
 from .filters import compile_filter
-from .index import APPROX_THRESHOLD, VectorIndex
 from .keyword import KeywordIndex
 from .rerank import make_reranker
 
@@ -84,7 +86,7 @@ class RAGEngine:
                  chunk_overlap=200, top_k=5, search_type="semantic", alpha=DEFAULT_ALPHA,
                  rerank_top_k=None, rerank_model=None, citation_mode=False, fusion="weighted",
                  system_message=None, temperature=0.0, max_context_chars=DEFAULT_MAX_CONTEXT,
-                 show_progress=None, approx_threshold=APPROX_THRESHOLD):
+                 show_progress=None, approx_threshold=EXACT_LIMIT):
         check_sizes(chunk_size, chunk_overlap)
         check_top_k(top_k, "top_k")
         if search_type not in SEARCH_TYPES:
@@ -149,7 +151,7 @@ class RAGEngine:
                     progress = len(new_chunks) >= PROGRESS_FROM
                 vectors = encode_all(self._embedder, [c.text for c in new_chunks], progress=progress)
                 if self._index is None:
-                    self._index = VectorIndex(vectors.shape[1], approx_threshold=self.approx_threshold)
+                    self._index = VectorIndex(vectors.shape[1], exact_limit=self.approx_threshold)
                 elif vectors.shape[1] != self._index.dimension:
                     raise ConfigurationError(
                         f"The embedding model now returns {vectors.shape[1]}-dimensional vectors but the index "
@@ -350,7 +352,7 @@ class RAGEngine:
 
     def embed_query(self, text: str) -> Any:
         """The query's vector, as search() compares it with the chunks'."""
-        return self._embedder.encode([text])[0]
+        return normalise(self._embedder.encode([text]))[0]
 
     def _source(self, cid, score):
         c = self._chunks[cid]
@@ -403,10 +405,7 @@ class RAGEngine:
         return out
 
     def _local_embedder(self):
-        if self._embedder.kind == "local":
-            return self._embedder
-        from .embed import LocalEmbedder
-        return LocalEmbedder()
+        return self._embedder if self._embedder.kind == "local" else local_embedder()
 
     @property
     def session(self):
@@ -446,6 +445,7 @@ class RAGEngine:
             engine._embedder.served_model = saved.served_model
         engine._index, engine._chunks, engine._docs, engine._next_id = (saved.index, saved.chunks,
                                                                        saved.documents, saved.next_chunk_id)
+        engine._index.exact_limit = engine.approx_threshold   # as saved, or as overridden
         engine._keyword.add(list(saved.chunks), [c.text for c in saved.chunks.values()])
         return engine
 

@@ -11,6 +11,8 @@ import os
 import threading
 from collections import OrderedDict
 
+from ..embeddings.batch import normalise
+from ..embeddings.local import MODEL_NAME, local_embedder
 from ..errors import ConfigurationError
 from ..security import get_logger
 from .chunking import split_sentences
@@ -31,11 +33,10 @@ class MaxSimReranker:
     kind = "offline"
 
     def __init__(self, weight=MAXSIM_WEIGHT, reason=""):
-        from .embed import LocalEmbedder
         self.weight = weight
         self.reason = reason
-        self.model_name = "all-MiniLM-L6-v2"
-        self._embedder = LocalEmbedder()
+        self.model_name = MODEL_NAME
+        self._embedder = local_embedder()
         self._cache = OrderedDict()      # chunk id -> sentence vectors (ids are never reused)
         self._lock = threading.Lock()
 
@@ -49,7 +50,7 @@ class MaxSimReranker:
         if missing:
             sents = [split_sentences(text) or [text] for _, text in missing]
             flat = [s for group in sents for s in group]
-            vecs = self._embedder.encode(flat)
+            vecs = normalise(self._embedder.encode(flat))
             at = 0
             for (cid, _), group in zip(missing, sents):
                 self._cache[cid] = vecs[at:at + len(group)].astype("float16")
@@ -66,7 +67,7 @@ class MaxSimReranker:
         """candidates: [(chunk id, text, first-stage score)] -> [(chunk id, new score)]."""
         import numpy as np
         with self._lock:
-            qv = self._embedder.encode([query])[0]
+            qv = normalise(self._embedder.encode([query]))[0]
             best = np.asarray([float((v.astype(np.float32) @ qv).max())
                                for v in self._sentence_vectors(candidates)])
         first = np.asarray([s for _, _, s in candidates], dtype=np.float64)

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..embeddings.choose import make_embedder
+from ..embeddings.local import DIMENSIONS, canonical
 from ..errors import ConfigurationError
 from .chunking import Chunk
-from .embed import LOCAL_ALIASES, LOCAL_NAME, ObjectEmbedder
 
 FORMAT = "glwork-rag-store"
 VERSION = 1
@@ -72,7 +73,11 @@ def _fsync(path):
 
 
 def _model_key(name):
-    return LOCAL_NAME if name in LOCAL_ALIASES else name
+    """One name per model: "local" -> "all-MiniLM-L6-v2", a model folder -> its full path."""
+    if canonical(name):
+        return canonical(name)
+    folder = Path(name).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else name
 
 
 def save(engine, path):
@@ -183,13 +188,13 @@ class Saved:
 
 def load(path, embedding_model, overrides):
     """The checked contents of the store at `path` (StoreError if it is damaged or does not fit)."""
-    from .index import VectorIndex
+    from ..vectors import VectorIndex
     root = Path(path).expanduser().resolve()
     manifest = _check_manifest(root)
     emb = manifest["embedding"]
     stored = emb["model"]
     if embedding_model is not None and not isinstance(embedding_model, str):
-        requested = ObjectEmbedder(embedding_model).name
+        requested = make_embedder(embedding_model).name
     else:
         requested = _model_key(embedding_model) if embedding_model is not None else stored
     if requested != stored:
@@ -198,8 +203,9 @@ def load(path, embedding_model, overrides):
     if emb["backend"] == "object" and (embedding_model is None or isinstance(embedding_model, str)):
         raise StoreError(f"This store was built with a custom embedder ({stored!r}): pass the same object as "
                          f"embedding_model= to load it.")
-    if emb["backend"] == "local" and emb["dimension"] != 384:
-        raise StoreError(f"The manifest says {emb['dimension']} dimensions but {LOCAL_NAME} makes 384.")
+    if emb["backend"] == "local" and emb["dimension"] != DIMENSIONS.get(stored):
+        raise StoreError(f"The manifest says {emb['dimension']} dimensions but {stored} makes "
+                         f"{DIMENSIONS.get(stored, 'other')}.")
     docs = _read_lines(root / "documents.jsonl", "documents.jsonl")
     chunk_rows = _read_lines(root / "chunks.jsonl", "chunks.jsonl")
     try:
