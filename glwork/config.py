@@ -20,9 +20,10 @@ import os
 import threading
 from typing import Any
 
+from .providers import PROVIDERS, key_envs
+
 MODES = ("live", "replay", "record", "local")
-PROVIDER_KEYS = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
-                 "azure": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")}
+PROVIDER_KEYS = {p: key_envs(p) for p in PROVIDERS}   # provider -> its credentials' variables
 BACKEND_ENV = "GLWORK_BACKEND_URL"
 
 

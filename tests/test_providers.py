@@ -93,3 +93,11 @@ def test_replay_adapter_is_an_adapter(monkeypatch):
     adapter = ReplayAdapter(replayed, lambda: None, "anthropic")
     assert isinstance(adapter, base.Adapter) and adapter.family == "anthropic"
     adapter.close()
+
+
+def test_credentials_are_the_adapters_to_name(monkeypatch):
+    from glwork import config
+    assert providers.key_envs("azure") == ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+    assert config.PROVIDER_KEYS == {p: providers.key_envs(p) for p in providers.PROVIDERS}
+    monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "token")
+    assert config.has_key("azure") and not config.has_key("openai")

@@ -2,9 +2,6 @@
 from .. import config
 from .cassettes import read_provenance
 
-_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "azure": "AZURE_OPENAI_API_KEY"}
-
-
 def _local_label():
     """The model that answers requests naming no local model (the engine is loaded to know it:
     a missing model means the extractive fallback, and the banner must say that one)."""
@@ -52,7 +49,7 @@ def banner_text(name, mode, path):
                   "It speaks the OpenAI, Azure and Anthropic wire formats; answers are a small open model's, "
                   "not GPT's or Claude's. Costs are estimates at the requested models' prices."]
     else:
-        live = [p for p in _KEYS if config.has_key(p)]
+        live = [p for p in config.PROVIDER_KEYS if config.has_key(p)]
         lines += [f"Responses come live from: {', '.join(live) or 'no provider (no key set!)'}. "
                   f"Calls cost real money."]
     if mode != "live":

@@ -32,10 +32,9 @@ class ReplayAdapter:
         self.replayed = replayed
         self.provider = provider
         self.name = replayed.name
-        self.family = replayed.family
-        self.default_model = replayed.default_model
-        self.endpoint = replayed.endpoint            # class facts: the provider's own
-        self.resolve_model = replayed.resolve_model
+        # The provider's class facts are the replayed adapter's.
+        self.family, self.default_model, self.key_envs = replayed.family, replayed.default_model, replayed.key_envs
+        self.endpoint, self.resolve_model = replayed.endpoint, replayed.resolve_model
         self._build_local = build_local
         self._local = None
 

@@ -46,6 +46,11 @@ def family(provider: str | None) -> str | None:
     return adapter_class(provider).family
 
 
+def key_envs(provider: str) -> tuple[str, ...]:
+    """The environment variables that hold `provider`'s credentials (any one set means live)."""
+    return adapter_class(provider).key_envs
+
+
 def endpoint(provider: str, url: str, api_key: str) -> dict[str, str]:
     """Adapter options that point `provider`'s SDK at a server speaking its wire format at `url`
     (the local backend, the replay host)."""

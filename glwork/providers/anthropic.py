@@ -20,6 +20,7 @@ class AnthropicAdapter(SDKAdapter):
     family = "anthropic"
     default_model = "claude-3-5-haiku-latest"
     key_env = "ANTHROPIC_API_KEY"
+    key_envs = (key_env,)
     default_max_tokens = DEFAULT_MAX_TOKENS   # sent when the request names none (Messages requires it)
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,

@@ -58,6 +58,7 @@ class Adapter(Protocol):
     name: ClassVar[str]            # the provider: "openai", "anthropic", "azure"
     family: ClassVar[str]          # whose models it serves, for model lists and prices
     default_model: ClassVar[str]
+    key_envs: ClassVar[tuple[str, ...]]   # environment variables that hold its credentials
 
     @classmethod
     def endpoint(cls, url: str, api_key: str) -> dict[str, str]: ...
@@ -219,6 +220,8 @@ class SDKAdapter:
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
     default_model: ClassVar[str] = ""
+    key_env: ClassVar[str] = ""                  # the API key's
+    key_envs: ClassVar[tuple[str, ...]] = ()     # every credential's, the API key's first
     sdk: Any = None      # the SDK module whose exception classes map_sdk_error reads (set on construction)
     client: Any = None
 

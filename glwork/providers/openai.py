@@ -23,6 +23,7 @@ class OpenAIAdapter(SDKAdapter):
     family = "openai"
     default_model = "gpt-4o-mini"
     key_env = "OPENAI_API_KEY"
+    key_envs = (key_env,)
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  default_headers: dict[str, str] | None = None, **_: Any):
@@ -135,6 +136,7 @@ class AzureOpenAIAdapter(OpenAIAdapter):
     name = "azure"
     family = "openai"
     key_env = "AZURE_OPENAI_API_KEY"
+    key_envs = (key_env, "AZURE_OPENAI_AD_TOKEN")
     deployment_env = "AZURE_OPENAI_DEPLOYMENT"
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
