@@ -409,10 +409,6 @@ class ChatSession:
             offline.record_latency(latency_ms)
         elif not cached and completion.latency_ms is not None:
             latency_ms = completion.latency_ms   # a replay reports the recorded call's latency, not its own
-        if not cached and route.mode == "record":
-            offline.record_latency(latency_ms)
-        elif not cached and completion.latency_ms is not None:
-            latency_ms = completion.latency_ms   # a replay reports the recorded call's latency, not its own
         source = completion.source or (None if cached else config.source_of(route.mode))
         usage = Usage() if cached else completion.usage   # a cache hit spends no tokens
         if cached:
