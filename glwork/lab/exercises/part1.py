@@ -71,7 +71,9 @@ def json_numbers(found, response, expected_tonnes=2_300_000):
         return
     value = data["emissions"]
     if isinstance(value, str):
-        found.fail(f"emissions is the text {value!r}, not a number: ask for a JSON number")
+        found.fail(f"emissions is the text {value!r}, not a number: give the session a JSON schema in which "
+                   f"emissions is an integer, response_format={{'type': 'json_schema', 'json_schema': "
+                   f"{{'name': 'record', 'schema': {{...}}}}}}; the model can then only write a number")
     elif not isinstance(value, (int, float)) or isinstance(value, bool):
         found.fail(f"emissions is {value!r}: ask for a plain number of tonnes")
     elif value != expected_tonnes:
