@@ -2,10 +2,16 @@
 
 `import glwork` stays light: torch, sentence-transformers, faiss and the SDKs load on first use.
 """
+import typing as _typing
+
 from . import config as _config
-from .config import current_mode  # noqa: F401
+from .config import current_mode
 from .security import get_logger as _get_logger
 
+if _typing.TYPE_CHECKING:
+    from .offline import NotebookInfo
+
+__all__ = ["__version__", "notebook", "configure", "current_mode", "check_environment"]
 __version__ = "0.1.0"
 _get_logger("glwork")  # redact keys from every record logged to the package logger
 
@@ -27,7 +33,7 @@ def configure(mode: str | None = _config.UNSET, backend_url: str | None = _confi
     _config.configure(mode=mode, backend_url=backend_url)
 
 
-def notebook(name: str, mode: str | None = None, quiet: bool = False, tracebacks: str = "short"):
+def notebook(name: str, mode: str | None = None, quiet: bool = False, tracebacks: str = "short") -> "NotebookInfo":
     """Call once at the top of a notebook: sets the mode, opens its cassette, prints the banner, and
     shows glwork errors in short form (message, fix, cell line; `%tb` for the full traceback)."""
     from .offline import notebook as _notebook

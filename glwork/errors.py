@@ -43,58 +43,86 @@ class LLMError(Exception):
 
 
 class RateLimitError(LLMError):
+    """The provider said too many requests or tokens (HTTP 429); retried, honouring Retry-After."""
+
     default_code, default_retryable = "rate_limit", True
 
 
 class ContextLengthExceededError(LLMError):
+    """The prompt and the requested output do not fit the model's context window."""
+
     default_code = "context_length_exceeded"
 
 
 class AuthenticationError(LLMError):
+    """The provider refused the API key (HTTP 401)."""
+
     default_code = "authentication"
 
 
 class MissingAPIKeyError(AuthenticationError):
+    """Live mode needs a key that is not set; the message names the variable to set."""
+
     default_code = "missing_api_key"
 
 
 class PermissionDeniedError(AuthenticationError):
+    """The key is valid but may not use this model or endpoint (HTTP 403)."""
+
     default_code = "permission_denied"
 
 
 class LLMTimeoutError(LLMError):
+    """No answer within the timeout (or HTTP 408); retried."""
+
     default_code, default_retryable = "timeout", True
 
 
 class LLMConnectionError(LLMError):
+    """The provider could not be reached (DNS, refused connection, reset); retried."""
+
     default_code, default_retryable = "connection_error", True
 
 
 class ServerError(LLMError):
+    """The provider failed (HTTP 5xx, or a body that is not JSON); retried."""
+
     default_code, default_retryable = "server_error", True
 
 
 class OverloadedError(ServerError):
+    """The provider is overloaded (HTTP 529, Anthropic's 'overloaded_error'); retried."""
+
     default_code = "overloaded"
 
 
 class StreamInterruptedError(LLMError):
+    """A streamed answer broke off before its end; nothing of it is added to the history."""
+
     default_code, default_retryable = "stream_interrupted", True
 
 
 class InvalidRequestError(LLMError):
+    """The provider rejected the request as malformed (HTTP 400); not retried."""
+
     default_code = "invalid_request"
 
 
 class ModelNotFoundError(InvalidRequestError):
+    """The provider does not know the model (or Azure deployment) name (HTTP 404)."""
+
     default_code = "model_not_found"
 
 
 class InvalidJSONError(LLMError):
+    """JSON mode: the model's answer is not valid JSON; it is not added to the history."""
+
     default_code = "invalid_json"
 
 
 class BudgetExceededError(LLMError):
+    """A session's or the class's cost limit would be exceeded; checked before sending."""
+
     default_code = "budget_exceeded"
 
 

@@ -14,7 +14,8 @@ MESSAGE_OVERHEAD = 4   # role and separators per chat message
 REPLY_PRIMING = 3
 
 
-def estimate_tokens(text):
+def estimate_tokens(text: object) -> int:
+    """About how many tokens `text` is (a string, or anything JSON-serialisable), without a tokenizer."""
     if not text:
         return 0
     if not isinstance(text, str):

@@ -4,12 +4,14 @@
     glwork.lab.grade_homework(agent)    # the homework's score, requirement by requirement
     glwork.lab.check("01.second_tool", session, response)   # a part notebook's "Your turn" exercise
 """
-from .. import config
+from .. import config as _config
 from .checks import check_step, passed  # noqa: F401
 from .answers import check_answer  # noqa: F401
 from .exercises import check, exercises  # noqa: F401
 from .faults import FakeClock, retry_table, retry_timeline, scripted_faults  # noqa: F401
 from .grader import grade_homework  # noqa: F401
+from ..cache import load_precision_curves, plot_precision_recall, side_by_side  # noqa: F401
+from ..cache.plots import operating_points  # noqa: F401
 from .report import Grade, GradeItem, StepCheck  # noqa: F401
 from .show import fact_card, one_line, origin, show_answer, sources_table  # noqa: F401
 from ..rag.corpus import load_carbon_corpus  # noqa: F401
@@ -24,10 +26,12 @@ __all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "Grade
            "scripted_faults", "FakeClock", "retry_table", "retry_timeline", "load_carbon_corpus",
            # Parts 5 and 7 (monitoring, best practices): calls and their cost, the text's prompt helpers
            "calls_table", "latency_note", "answer_spread", "estimate_tokens", "document_text",
-           "load_entire_database", "format_rag_results", "truncate_prompt", "prompt_costs"]
+           "load_entire_database", "format_rag_results", "truncate_prompt", "prompt_costs",
+           # Part 3's extra: the semantic cache measured on labelled question pairs
+           "load_precision_curves", "plot_precision_recall", "side_by_side", "operating_points"]
 
 
-def lab_mode(mode=None):
+def lab_mode(mode: str | None = None) -> str:
     """The mode of the lab and homework notebooks: `mode` if given, else live with a key, else local.
 
     Their cells are the attendee's own code, so there is nothing to replay: without a key, the
@@ -36,7 +40,7 @@ def lab_mode(mode=None):
     """
     if mode:
         return mode
-    explicit = config.explicit_mode()
+    explicit = _config.explicit_mode()
     if explicit in ("live", "local"):
         return explicit
-    return "live" if any(config.has_key(p) for p in config.PROVIDER_KEYS) else "local"
+    return "live" if any(_config.has_key(p) for p in _config.PROVIDER_KEYS) else "local"

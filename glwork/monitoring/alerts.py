@@ -55,6 +55,8 @@ class Alert:
 
 
 class CostAlertManager:
+    """Alerts on spend per day, month or session: see the module's docstring for periods and notifications."""
+
     def __init__(self, tracker=None, clock=time.time):
         self.tracker = tracker or CostTracker()
         self._clock = clock

@@ -2,22 +2,20 @@
 
 Importing this package is cheap: faiss, bm25s and sentence-transformers load on first use.
 """
-from importlib import import_module
+import typing as _typing
 
-_LAZY = {
+from .._lazy import lazy as _lazy
+
+if _typing.TYPE_CHECKING:   # what type checkers and editors see; at run time each loads on first use (below)
+    from .corpus import load_carbon_corpus
+    from .engine import RAGEngine, RAGResponse
+    from .store import StoreError
+
+__all__ = ["RAGEngine", "RAGResponse", "StoreError", "load_carbon_corpus"]
+
+__getattr__, __dir__ = _lazy(__name__, {
     "RAGEngine": "glwork.rag.engine",
     "RAGResponse": "glwork.rag.engine",
     "StoreError": "glwork.rag.store",
     "load_carbon_corpus": "glwork.rag.corpus",
-}
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'glwork.rag' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+})

@@ -13,6 +13,8 @@ import threading
 
 
 class FakeClock:
+    """A clock whose `sleep` returns at once and moves time forward: simulated waits, no real ones."""
+
     def __init__(self, start=0.0):
         self._now = float(start)
         self._lock = threading.Lock()

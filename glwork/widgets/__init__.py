@@ -11,9 +11,22 @@
 Each shows a live view in JupyterLab and a static HTML snapshot where no widget can render
 (nbval, papermill output, GitHub's preview).
 """
-from importlib import import_module
+import typing as _typing
 
-_LAZY = {
+from .._lazy import lazy as _lazy
+
+if _typing.TYPE_CHECKING:   # what type checkers and editors see; at run time each loads on first use (below)
+    from .cache_dashboard import CacheDashboard
+    from .chat import ChatWidget
+    from .classroom import class_dashboard
+    from .cost_dashboard import CostDashboard
+    from .figures import figure
+    from .health_dashboard import HealthDashboard
+    from .rag_tuner import RAGTuner
+
+__all__ = ["ChatWidget", "RAGTuner", "CacheDashboard", "CostDashboard", "HealthDashboard", "figure", "class_dashboard"]
+
+__getattr__, __dir__ = _lazy(__name__, {
     "ChatWidget": "glwork.widgets.chat",
     "RAGTuner": "glwork.widgets.rag_tuner",
     "CacheDashboard": "glwork.widgets.cache_dashboard",
@@ -21,15 +34,4 @@ _LAZY = {
     "HealthDashboard": "glwork.widgets.health_dashboard",
     "figure": "glwork.widgets.figures",
     "class_dashboard": "glwork.widgets.classroom",
-}
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'glwork.widgets' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+})

@@ -35,6 +35,8 @@ def cache_of(obj):
 
 
 class CacheDashboard(Dashboard):
+    """The semantic cache's hits and misses, lookup by lookup, with each similarity against the threshold."""
+
     title = "Semantic cache"
 
     def __init__(self, cache_or_session, refresh_delay=REFRESH_S):

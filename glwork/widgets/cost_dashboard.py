@@ -20,6 +20,8 @@ def usd(v):
 
 
 class CostDashboard(Dashboard):
+    """Spend per day, provider and model from the cost ledger; cumulative against a budget, with alerts."""
+
     title = "Cost"
     kinds = ("ledger_row", "cost_alert")
 

@@ -29,6 +29,8 @@ def running_p95(latencies):
 
 
 class HealthDashboard(Dashboard):
+    """Each provider's latency (with p95), error rate and retries, redrawn as calls land."""
+
     title = "Provider health"
     kinds = ("llm_call", "llm_retry", "llm_error")
 
