@@ -10,18 +10,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from .. import config
-from ..security import get_logger
 from ..errors import LLMError
 from ..providers.base import Adapter, ChatRequest, Progress
 from ..response import Completion
+from ..security import get_logger
 from .cassettes import CassetteMissError
 from .latency import played_latency
 
 log = get_logger(__name__)
-LOCAL_TIMEOUT = 300.0   # a small local model on a busy laptop needs longer than a provider's API
+# A small local model on a busy laptop needs longer than a provider's API; jobs queue machine-wide
+# (glwork.local.engine.one_at_a_time), so GLWORK_LOCAL_TIMEOUT can give recordings on a shared machine more.
+LOCAL_TIMEOUT = float(os.environ.get("GLWORK_LOCAL_TIMEOUT") or 300.0)
 _quiet = {"depth": 0}
 
 
