@@ -7,6 +7,7 @@ error: there, a request the cassette does not hold means the notebook and its re
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
