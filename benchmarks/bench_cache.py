@@ -232,7 +232,7 @@ def latency(n, rng, real_queries, n_lookups=2000):
     st = cache.stats()
     # Does the (approximate, above 20k) index still find the stored question behind a near-duplicate?
     found = 0
-    for i in range(500):
+    for _ in range(500):
         j = int(rng.integers(n))
         ids, _ = index.search(near(vecs[j], rng, 0.90), cache.top_k)
         found += any(cache._entries.get(k).query == texts[j] for k in ids)

@@ -154,7 +154,8 @@ def main():
               f"{100.0 * hits / total:>9.1f}%{most_in_window(grants):>12}{LIMIT:>12}{rate:>13.1f}")
     print("\ncalls = calls admitted by the limiter; max/window = most admitted in any 1 s window, all processes "
           "together, against the configured limit (the guarantee);\nmean rate = calls / time from the first "
-          "admission to the last (a sliding window admits a full window at once, then the limit per window: so slightly above it).")
+          "admission to the last (a sliding window admits a full window at once, then the limit per window: "
+          "so slightly above it).")
 
 
 if __name__ == "__main__":

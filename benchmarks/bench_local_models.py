@@ -32,8 +32,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 NAMES = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
-MASS = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million\s+)?(kg|kilograms?|tonnes?|tons?|t)\b(?!\s*(?:/|per)\s*(?:passenger[- ])?km)",
-                  re.I)
+MASS = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million\s+)?(kg|kilograms?|tonnes?|tons?|t)\b"
+                  r"(?!\s*(?:/|per)\s*(?:passenger[- ])?km)", re.I)
 
 
 def flight_ok(text):
@@ -52,7 +52,9 @@ def json_ok(text):
         obj = json.loads(re.sub(r"^```(?:json)?|```$", "", text.strip()).strip())
     except ValueError:
         return False
-    value = next((v for k, v in obj.items() if k.lower() == "emissions_tonnes"), None) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return False
+    value = next((v for k, v in obj.items() if k.lower() == "emissions_tonnes"), None)
     try:
         return float(str(value).replace(",", "")) == 1_200_000
     except ValueError:
@@ -98,7 +100,8 @@ WORKSHOP = [
     ("05 which scope first", ask("Last year we emitted 1,200 t CO2e in Scope 1, 3,400 t in Scope 2 and 18,000 t "
                                  "in Scope 3. In two sentences: which scope should we work on first, and why?",
                                  max_tokens=120),
-     regex_check([rf"{_ADVISE}\W+(\w+\W+){{0,3}}scope 3\b|scope 3\W+(\w+\W+){{0,8}}(first|priority|largest|biggest|highest|most)"],
+     regex_check([rf"{_ADVISE}\W+(\w+\W+){{0,3}}scope 3\b"
+                  rf"|scope 3\W+(\w+\W+){{0,8}}(first|priority|largest|biggest|highest|most)"],
                  [rf"{_ADVISE}\W+(\w+\W+){{0,3}}scope [12]\b|scope [12]\W+(\w+\W+){{0,4}}first"])),
     ("05 market-based Scope 2", ask("How do I read a market-based Scope 2 figure? One sentence.", max_tokens=60),
      regex_check([r"contract|supplier|certificate|instrument|purchas|tariff|chose|green"])),
@@ -166,18 +169,22 @@ def child(name):
             break
         req = GenRequest(job["messages"], max_tokens=job["max_tokens"], temperature=job["temperature"],
                          json_mode=job["json"])
-        start, cpu, first, result = time.perf_counter(), time.process_time(), None, None
+        # Timed from the engine's "start" (after it waited for other processes' llama.cpp jobs:
+        # glwork runs one at a time per machine), so a wait is reported apart, not as the model's.
+        sent, cpu, start, first, result = time.perf_counter(), time.process_time(), None, None, None
         for kind, value in eng.chat(req):
-            if kind == "text" and first is None and value:
+            if kind == "start" and start is None:
+                start = time.perf_counter()
+            elif kind == "text" and first is None and value:
                 first = time.perf_counter()
             elif kind == "done":
                 result = value
         end = time.perf_counter()
-        first = first or end
+        start, first = start or sent, first or end
         out.write(json.dumps({"text": result.text, "prompt_tokens": result.prompt_tokens,
                               "completion_tokens": result.completion_tokens, "first_s": first - start,
-                              "total_s": end - start, "decode_s": end - first,
-                              "cpu_s": time.process_time() - cpu}) + "\n")
+                              "total_s": end - start, "decode_s": end - first, "wait_s": start - sent,
+                              "cpu_s": time.process_time() - cpu, "threads": eng._threads}) + "\n")
         out.flush()
     eng.close()
 
@@ -301,7 +308,9 @@ def table(res):
 
     def row(label, fmt):
         lines.append(f"{label:38s}" + "".join(f"{fmt(s[n]):>18s}" for n in NAMES))
-    frac = lambda t: f"{t[0]}/{t[1]}"
+    def frac(t):
+        return f"{t[0]}/{t[1]}"
+
     row("right, carbon-qa dev, ungrounded", lambda x: frac(x["right_ungrounded"]))
     row("right, carbon-qa dev, grounded (ask)", lambda x: frac(x["right_grounded"]))
     row("right, workshop questions (01-07)", lambda x: frac(x["right_workshop"]))

@@ -181,8 +181,8 @@ def reranked_engine(engine, store):
 
 def tune(engine, queries, qrels, store):
     """Sweeps on the given split (use --split train): alpha, fusion, re-rank weight."""
-    best = max(((score(run(engine, queries, qrels, 50, search_type="hybrid", alpha=a)[0], qrels, ndcg), a)
-                for a in ALPHAS))
+    best = max((score(run(engine, queries, qrels, 50, search_type="hybrid", alpha=a)[0], qrels, ndcg), a)
+                for a in ALPHAS)
     print(f"best alpha {best[1]} (nDCG@10 {best[0]})")
     ranker = reranked_engine(engine, store)
     ranker.alpha = best[1]

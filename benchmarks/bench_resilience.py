@@ -19,6 +19,7 @@ import time
 os.environ.setdefault("GLWORK_LEDGER", "off")   # measure the call path, not the disk
 
 import loopback  # noqa: E402  (benchmarks/loopback.py, beside this script)
+
 from glwork.resilience.clock import VirtualClock  # noqa: E402
 from glwork.resilience.limiter import RateLimiter  # noqa: E402
 from glwork.resilience.retry import RetryPolicy  # noqa: E402

@@ -10,15 +10,13 @@ import sys
 import tempfile
 import time
 
-import openai
-
 import loopback  # benchmarks/loopback.py, beside this script
+import openai
 
 # The real call path writes each call to a cost ledger: a throwaway one, not the user's.
 os.environ.setdefault("GLWORK_LEDGER", os.path.join(tempfile.mkdtemp(prefix="glwork-bench-"), "ledger.sqlite3"))
 
 from glwork.llm import ChatSession
-
 
 
 def main(n=2000, block=50):

@@ -59,8 +59,11 @@ WEIGHT_DECAY = 1e-4
 DROPOUT = 0.1
 
 
-def log(msg, started=time.perf_counter()):
-    print(f"[{time.perf_counter() - started:6.0f} s] {msg}", flush=True)
+STARTED = time.perf_counter()
+
+
+def log(msg):
+    print(f"[{time.perf_counter() - STARTED:6.0f} s] {msg}", flush=True)
 
 
 class FastEmbedder:

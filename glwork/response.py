@@ -1,5 +1,5 @@
 """What a call returns: `ChatResponse`, a `str` carrying the reply's metadata."""
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 
 class USD(float):

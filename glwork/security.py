@@ -70,8 +70,10 @@ def get_logger(name):
 # What a leaked credential looks like in a cassette or a notebook output.
 _LEAK_PATTERNS = [
     ("openai/anthropic key", re.compile(r"sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_\-]{20,}")),
-    ("bearer token", re.compile(r"(?i)bearer\s+(?!test|dummy|fake|local|placeholder|\[REDACTED\])[A-Za-z0-9._\-]{20,}")),
-    ("api-key header", re.compile(r"(?i)[\"']?(?:x-)?api-key[\"']?\s*[:=]\s*\[?[\"']?(?!test|dummy|fake|local|\[REDACTED\])[A-Za-z0-9]{24,}")),
+    ("bearer token", re.compile(r"(?i)bearer\s+(?!test|dummy|fake|local|placeholder|\[REDACTED\])"
+                                r"[A-Za-z0-9._\-]{20,}")),
+    ("api-key header", re.compile(r"(?i)[\"']?(?:x-)?api-key[\"']?\s*[:=]\s*\[?[\"']?"
+                                  r"(?!test|dummy|fake|local|\[REDACTED\])[A-Za-z0-9]{24,}")),
     ("aws access key", re.compile(r"AKIA[0-9A-Z]{16}")),
     ("slack webhook", re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")),
     ("jwt", re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}")),

@@ -5,14 +5,14 @@ import json
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import config, errors, events, offline
 from .monitoring import health, ledger, pricing
 from .offline.replay import LOCAL_TIMEOUT
-from .providers.base import ChatRequest, DEFAULT_TIMEOUT
+from .providers.base import DEFAULT_TIMEOUT, ChatRequest
 from .resilience.budget import session_budget
 from .resilience.fallback import Route
 from .resilience.retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAY, RetryPolicy
@@ -57,7 +57,8 @@ class ChatSession:
     Arguments follow the workshop text: `provider` ("openai", "anthropic", "azure"), `model`
     (for Azure: the deployment name), `system_message`, `temperature`, `max_tokens`, `functions`
     (a list of JSON-schema function definitions), `response_format` ({"type": "json_object"}).
-    Also: `tools` (OpenAI- or Anthropic-style tool definitions), `tool_choice`, `timeout` (seconds; default 60, 300 for the local model),
+    Also: `tools` (OpenAI- or Anthropic-style tool definitions), `tool_choice`, `timeout` (seconds;
+    default 60, 300 for the local model),
     `base_url`/`api_key` overrides, and for Azure `azure_endpoint`, `api_version`, `azure_deployment`.
     `semantic_cache=True` (or a `SemanticCacheManager`) answers repeated questions from a cache by
     meaning (`cache_ttl` seconds; `cache_user` keeps tenants apart).

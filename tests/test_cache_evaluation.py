@@ -4,8 +4,16 @@ import math
 
 import pytest
 
-from glwork.cache import (HashingEmbedder, PairJudge, SemanticCacheManager, at_recall, best_matches,
-                          load_precision_curves, plot_precision_recall, precision_recall)
+from glwork.cache import (
+    HashingEmbedder,
+    PairJudge,
+    SemanticCacheManager,
+    at_recall,
+    best_matches,
+    load_precision_curves,
+    plot_precision_recall,
+    precision_recall,
+)
 from glwork.cache.evaluation import Served
 from glwork.errors import ConfigurationError
 

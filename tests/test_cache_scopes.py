@@ -3,7 +3,6 @@
 (mode="local" with model="gpt-4o-mini") is never served to a live gpt-4o-mini session, in this
 process or through the class's shared Redis cache."""
 import json
-import socket
 
 import pytest
 

@@ -13,9 +13,8 @@ import pytest
 
 from glwork import config, events
 from glwork.monitoring import ledger
-from glwork.monitoring.ledger import store
 from glwork.monitoring.alerts import CostAlertManager
-from glwork.monitoring.ledger import CostTracker
+from glwork.monitoring.ledger import CostTracker, store
 from redis_server import StartLine, free_port, redis_server, redis_url, run_processes  # noqa: F401
 from wire_server import Canned
 

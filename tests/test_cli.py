@@ -23,5 +23,5 @@ def test_doctor_names_the_shared_backend_without_its_password(monkeypatch):
     monkeypatch.setenv("GLWORK_BACKEND_URL", "redis://:hunter2secret@127.0.0.1:1/0")   # nothing listens on port 1
     out = io.StringIO()
     assert doctor(out) == 0
-    line = [l for l in out.getvalue().splitlines() if l.startswith("shared backend:")][0]
+    line = [ln for ln in out.getvalue().splitlines() if ln.startswith("shared backend:")][0]
     assert "127.0.0.1:1" in line and "UNREACHABLE" in line and "hunter2secret" not in line

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from glwork import threads
-from glwork.embeddings import LocalEmbedder, encode_all, local_embedder, make_embedder, normalise
-from glwork.embeddings import files, local
+from glwork.embeddings import LocalEmbedder, encode_all, files, local, local_embedder, make_embedder, normalise
 from glwork.errors import ConfigurationError
 
 

@@ -5,6 +5,7 @@ local server (faults scripted per session name)."""
 import pytest
 
 import glwork.local
+from fault_helpers import ASK, ledger_path, ledger_rows, server, session  # noqa: F401
 from glwork import errors
 from glwork.llm import BudgetExceededError, ChatSession, CostAlertManager, LLMError
 from glwork.monitoring import pricing
@@ -14,7 +15,6 @@ from glwork.resilience import class_budget as class_budget_module
 from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.retry import RetryPolicy
 from glwork.response import Usage
-from fault_helpers import ASK, ledger_path, ledger_rows, server, session  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -3,14 +3,14 @@ rate limiter, with the kit's retries. Against the kit's real local server (its /
 live provider."""
 import pytest
 
-from glwork.errors import BudgetExceededError
+from fault_helpers import ledger_path, ledger_rows, server  # noqa: F401
 from glwork.embeddings import OpenAIEmbedder, make_embedder
+from glwork.errors import BudgetExceededError
 from glwork.resilience import class_budget as class_budget_module
 from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.clock import FakeClock
 from glwork.resilience.limiter import RateLimiter
 from glwork.resilience.retry import RetryPolicy
-from fault_helpers import ledger_path, ledger_rows, server  # noqa: F401
 
 TEXTS = ["Scope 1 covers direct emissions.", "Scope 2 covers purchased electricity."]
 

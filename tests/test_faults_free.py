@@ -8,10 +8,9 @@ import time
 import pytest
 
 import glwork.local
-from glwork.llm import ChatSession, CostAlertManager, CostTracker
-from glwork.monitoring.ledger import store
-from glwork.monitoring.ledger import flush
 from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
+from glwork.llm import ChatSession, CostAlertManager, CostTracker
+from glwork.monitoring.ledger import flush, store
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 from glwork.monitoring import ledger
 from glwork.monitoring.ledger import store, writer
-from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 
 
 @pytest.fixture

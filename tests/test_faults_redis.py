@@ -12,6 +12,7 @@ import time
 import pytest
 import redis
 
+from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 from glwork.backends import redis_budget
 from glwork.cache import HashingEmbedder, SemanticCacheManager
 from glwork.errors import BudgetExceededError
@@ -19,7 +20,6 @@ from glwork.monitoring.ledger import CostTracker
 from glwork.resilience import class_budget as class_budget_module
 from glwork.resilience.class_budget import ClassBudget
 from glwork.resilience.limiter import RateLimiter
-from fault_helpers import ASK, ledger_path, server, session  # noqa: F401
 from redis_server import free_port, redis_server, redis_url  # noqa: F401
 
 

@@ -7,7 +7,6 @@ package (`import glwork.a.b` runs glwork/a/__init__.py: every submodule would ot
 cycle with a package that re-exports it).
 """
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import pytest

@@ -28,7 +28,8 @@ def test_not_factual_marker():
 
 @pytest.mark.parametrize("bad,msg", [
     ({}, "at least one"), ({"requires": ["x"]}, "Unknown"), ({"number": [5, 1]}, "low, high"),
-    ({"require": ["x"], "status": "fine"}, "status"), ("scope 2", "dict"), ({"require": ["("]}, "unterminated|missing")])
+    ({"require": ["x"], "status": "fine"}, "status"), ("scope 2", "dict"),
+    ({"require": ["("]}, "unterminated|missing")])
 def test_malformed_expectations_are_refused(bad, msg):
     with pytest.raises(Exception, match=msg):
         check_answer("text", bad)

@@ -59,7 +59,9 @@ def varies_with_temperature(req):
     if req.temperature is not None and req.temperature > 0.3:
         return f"Scope 2 emissions come from purchased electricity (variant {req.seed})."
     if req.temperature:
-        return "Scope 2: purchased electricity." if req.seed == 2 else "Scope 2 emissions come from purchased electricity."
+        if req.seed == 2:
+            return "Scope 2: purchased electricity."
+        return "Scope 2 emissions come from purchased electricity."
     return "Scope 2 emissions come from purchased electricity."
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import glwork.lab as lab
 from glwork.agents import Agent, CarbonQAAgent
-from glwork.llm import ChatSession, RAGEngine, SemanticCacheManager
+from glwork.llm import ChatSession, RAGEngine
 from glwork.resilience.retry import RetryPolicy
 from homework_helpers import RELEASED, SOURCE, notebook_namespace, small_documents
 from lab_helpers import agent_index
@@ -60,7 +60,8 @@ def test_the_course_solution_gets_full_marks(solution, capsys):
     grade = lab.grade_homework(solution)
     assert (grade.total, grade.bonus) == (100, 15), grade
     assert "setup() indexed 12 documents" in notes(grade, "index")
-    assert "'Which Scope 3 category covers franchises?': grounded in ghg-scope3-14-franchises" in notes(grade, "answers")
+    assert ("'Which Scope 3 category covers franchises?': grounded in ghg-scope3-14-franchises"
+            in notes(grade, "answers"))
     assert "(local)" in notes(grade, "answers") and "glwork-extractive-v1" in notes(grade, "answers")
     assert "'What Scope 3 category do franchises fall under?' was served from the cache" in notes(grade, "caching")
     assert "was not served a cached answer" in notes(grade, "caching")
@@ -242,9 +243,9 @@ def shortcuts(solution, saved_index):
         def execute(self):
             return {k: v for k, v in super().execute().items() if k not in ("cost", "tokens")}
 
-    return {c.__name__: c for c in (RagQueryNoCache, NoLLM, CacheFlagOnly, CallInAThread, ExactMatchCache, CitationFlagOnly,
-                                     FallbackFlagOnly, CannedAnswerOnError, PreloadedDocuments, Ungrounded,
-                                     RunningTotals, KitFillsCosts)}
+    return {c.__name__: c for c in (RagQueryNoCache, NoLLM, CacheFlagOnly, CallInAThread, ExactMatchCache,
+                                    CitationFlagOnly, FallbackFlagOnly, CannedAnswerOnError, PreloadedDocuments,
+                                    Ungrounded, RunningTotals, KitFillsCosts)}
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +291,8 @@ def test_documents_indexed_from_a_generator_count(solution):
 def test_the_released_notebook_unfinished_scores_zero_with_what_to_do():
     grade = lab.grade_homework(notebook_namespace(RELEASED)["DocumentQAAgent"])
     assert grade.total == 0 and grade.bonus == 0
-    assert "setup() is not written yet" in notes(grade, "index") and "no RAGEngine on the agent" in notes(grade, "index")
+    assert "setup() is not written yet" in notes(grade, "index")
+    assert "no RAGEngine on the agent" in notes(grade, "index")
     assert notes(grade, "caching") == "needs answers first (see Answer questions)"
     assert notes(grade, "hybrid") == "not attempted"
 

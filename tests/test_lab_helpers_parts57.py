@@ -3,8 +3,18 @@ the calls and spend tables, and what a replayed call's latency is said to be."""
 import pytest
 
 from exercise_engine import engine, engine_server, session  # noqa: F401 (fixtures)
-from glwork.lab import (calls_table, document_text, estimate_tokens, format_rag_results, latency_note,
-                        load_carbon_corpus, load_entire_database, prompt_costs, scripted_faults, truncate_prompt)
+from glwork.lab import (
+    calls_table,
+    document_text,
+    estimate_tokens,
+    format_rag_results,
+    latency_note,
+    load_carbon_corpus,
+    load_entire_database,
+    prompt_costs,
+    scripted_faults,
+    truncate_prompt,
+)
 from glwork.llm import ChatResponse, LLMError
 from glwork.rag.engine import RAGResponse
 

@@ -35,8 +35,10 @@ def test_auto_falls_back_and_says_why(monkeypatch, caplog):
 
 
 def test_answers_from_the_context():
-    ask = lambda q: answer([{"role": "system", "content": "Answer from the context. " + DOC},
-                            {"role": "user", "content": q}])
+    def ask(q):
+        return answer([{"role": "system", "content": "Answer from the context. " + DOC},
+                       {"role": "user", "content": q}])
+
     assert "1889" in ask("When was the Eiffel Tower completed?")
     assert "Gustave" in ask("Which company built it?")
     assert ask("What is the price of bananas?") == NO_ANSWER

@@ -18,7 +18,8 @@ from glwork.local.extractive import ExtractiveEngine
 from glwork.local.faults import FaultPlan, normalize
 from glwork.local.server import LocalServer
 
-ASK = [{"role": "user", "content": "Context: Paris is the capital of France.\nQuestion: What is the capital of France?"}]
+ASK = [{"role": "user",
+        "content": "Context: Paris is the capital of France.\nQuestion: What is the capital of France?"}]
 CLAUDE = "claude-haiku-4-5"
 
 

@@ -6,9 +6,9 @@ import openai
 import pytest
 
 from glwork.local import models
-from glwork.local.model import is_installed
 from glwork.local.engine import get_engine
 from glwork.local.faults import FaultPlan
+from glwork.local.model import is_installed
 from glwork.local.server import LocalServer
 
 pytestmark = pytest.mark.heavy

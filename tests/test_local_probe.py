@@ -27,7 +27,8 @@ def test_a_child_that_hangs_is_not_waited_for_forever():
 
 
 def test_a_child_that_answers_passes():
-    assert probe.run_probe("model.gguf", code="import sys; assert sys.argv[1] == 'model.gguf'; print('ok')") == (True, "")
+    code = "import sys; assert sys.argv[1] == 'model.gguf'; print('ok')"
+    assert probe.run_probe("model.gguf", code=code) == (True, "")
 
 
 @pytest.fixture
@@ -67,7 +68,8 @@ def test_auto_engine_falls_back_to_extractive_instead_of_crashing(cache, monkeyp
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
 def test_the_installed_build_runs_on_this_machine(tmp_path):
-    from glwork.local.model import ModelUnavailable as Missing, gguf_path
+    from glwork.local.model import ModelUnavailable as Missing
+    from glwork.local.model import gguf_path
     try:
         path = gguf_path()
     except Missing as exc:

@@ -10,8 +10,7 @@ import pytest
 
 from glwork.llm import ChatSession, LLMError
 from glwork.monitoring import ledger
-from glwork.monitoring.ledger import store
-from glwork.monitoring.ledger import SCHEMA_VERSION, CostTracker
+from glwork.monitoring.ledger import SCHEMA_VERSION, CostTracker, store
 from glwork.resilience.retry import RetryPolicy
 from wire_server import cassette, openai_server_error
 
@@ -26,7 +25,8 @@ def path(tmp_path, monkeypatch):
 
 
 def test_sessions_feed_the_default_ledger_without_wiring(wire_server, path):
-    wire_server.queue(*cassette("openai/chat_nonstream_basic.yaml"), *cassette("anthropic/messages_nonstream_basic.yaml"))
+    wire_server.queue(*cassette("openai/chat_nonstream_basic.yaml"),
+                      *cassette("anthropic/messages_nonstream_basic.yaml"))
     a = ChatSession(provider="openai", model="gpt-4o-mini", base_url=wire_server.url + "/v1", api_key=KEY, name="nb-1")
     b = ChatSession(provider="anthropic", model="claude-3-5-haiku-latest", base_url=wire_server.url, api_key=KEY)
     ra, rb = a.send_message("Hi"), b.send_message("Hi")
@@ -169,7 +169,7 @@ def test_rows_still_queued_at_exit_are_written(wire_server, path):
 
 def test_cache_hook_seam_answers_without_the_provider(wire_server, path):
     from glwork.monitoring.health import ProviderHealthMonitor
-    from glwork.response import Completion, Usage
+    from glwork.response import Completion
 
     class Cache:      # what the semantic cache will plug in
         def __init__(self):

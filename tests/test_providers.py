@@ -81,7 +81,7 @@ def test_registered_error_mapper_is_asked_first():
 
 
 def test_the_replay_miss_mapper_belongs_to_offline():
-    import glwork.offline   # noqa: F401  (registers it)
+    import glwork.offline  # noqa: F401  (registers it)
     assert [m.__module__ for m in base._mappers] == ["glwork.offline"]
     source = (base.__file__, providers.__file__)
     assert not any("vcr" in open(path).read() for path in source)

@@ -8,6 +8,7 @@ from glwork import local
 from glwork.rag.engine import RAGEngine, RAGResponse
 from rag_helpers import small_corpus
 
+
 @pytest.fixture
 def local_mode(monkeypatch):
     monkeypatch.setenv("GLWORK_MODE", "local")

@@ -1,8 +1,8 @@
 """Re-rankers (a real cross-encoder from a local folder, or the offline one) and citation attribution."""
 import pytest
 
-from glwork.rag.citations import attribute
 from glwork.embeddings import LocalEmbedder
+from glwork.rag.citations import attribute
 from glwork.rag.engine import RAGEngine
 from rag_helpers import small_corpus
 
@@ -68,7 +68,8 @@ PASSAGES = [
 
 
 def test_attribution_marks_sentences_that_match_a_passage():
-    answer = "Scope 2 covers purchased electricity. Boilers the company owns cause scope 1 emissions. Bananas are yellow."
+    answer = ("Scope 2 covers purchased electricity. Boilers the company owns cause scope 1 emissions. "
+              "Bananas are yellow.")
     fixed, cites = attribute(answer, PASSAGES, LocalEmbedder())
     assert fixed == ("Scope 2 covers purchased electricity[2]. Boilers the company owns cause scope 1 "
                      "emissions[1]. Bananas are yellow.")
@@ -102,7 +103,8 @@ def test_looking_for_a_cross_encoder_prints_no_progress_bar_when_minilm_loads():
 
 def test_attribution_goes_before_an_ellipsis_not_inside_it():
     # The workshop's doc1 ends with "...": the marker used to land as "emissions..[1]."
-    passages = [{"chunk_id": "doc1:chunk1", "content": "GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions..."}]
+    passages = [{"chunk_id": "doc1:chunk1",
+                 "content": "GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions..."}]
     fixed, cites = attribute("GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions...", passages,
                              LocalEmbedder())
     assert fixed == "GreenLang CSRD compliance requires Scope 1, 2, and 3 emissions[1]..."

@@ -143,8 +143,10 @@ def test_workshop_loop_shares_one_limiter(wire_server):
     clock = FakeClock()
     limiter = RateLimiter(max_requests_per_minute=60, max_tokens_per_minute=90000, clock=clock, sleep=clock.sleep,
                           notify=None)
-    a = ChatSession(provider="openai", model="gpt-4", base_url=wire_server.url + "/v1", api_key=KEY, rate_limiter=limiter)
-    b = ChatSession(provider="openai", model="gpt-4", base_url=wire_server.url + "/v1", api_key=KEY, rate_limiter=limiter)
+    a = ChatSession(provider="openai", model="gpt-4", base_url=wire_server.url + "/v1", api_key=KEY,
+                    rate_limiter=limiter)
+    b = ChatSession(provider="openai", model="gpt-4", base_url=wire_server.url + "/v1", api_key=KEY,
+                    rate_limiter=limiter)
     wire_server.queue(*cassette("openai/chat_nonstream_basic.yaml") * 70)
     for i in range(70):
         (a if i % 2 else b).send_message(f"Query {i}")

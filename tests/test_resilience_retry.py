@@ -10,9 +10,18 @@ from glwork import errors, events
 from glwork.llm import ChatSession, LLMError
 from glwork.resilience.clock import FakeClock
 from glwork.resilience.retry import MAX_DELAY, RetryPolicy
-from wire_server import (Canned, anthropic_api_error, anthropic_overloaded, anthropic_prompt_too_long,
-                         anthropic_rate_limit, canned_error, cassette, openai_context_length_exceeded,
-                         openai_rate_limit, openai_server_error)
+from wire_server import (
+    Canned,
+    anthropic_api_error,
+    anthropic_overloaded,
+    anthropic_prompt_too_long,
+    anthropic_rate_limit,
+    canned_error,
+    cassette,
+    openai_context_length_exceeded,
+    openai_rate_limit,
+    openai_server_error,
+)
 
 KEY = "sk-test-resilience-0123456789abcdef"
 OK_OPENAI = "openai/chat_nonstream_basic.yaml"
@@ -52,7 +61,8 @@ RETRYABLE = [
 ]
 
 
-@pytest.mark.parametrize("make,error,code,waits", RETRYABLE, ids=[f"{r[0].__name__}-{r[2]}-{i}" for i, r in enumerate(RETRYABLE)])
+@pytest.mark.parametrize("make,error,code,waits", RETRYABLE,
+                         ids=[f"{r[0].__name__}-{r[2]}-{i}" for i, r in enumerate(RETRYABLE)])
 def test_retryable_error_is_retried_then_succeeds(wire_server, clock, make, error, code, waits):
     ok = OK_OPENAI if make is oa else OK_ANTHROPIC
     wire_server.queue(error(), *cassette(ok))
@@ -69,7 +79,8 @@ NOT_RETRYABLE = [
     (oa, lambda: cassette("openai/error_401_invalid_api_key.yaml"), "authentication"),
     (oa, lambda: cassette("openai/error_404_model_not_found_chat.yaml"), "model_not_found"),
     (oa, lambda: [openai_context_length_exceeded()], "context_length_exceeded"),
-    (oa, lambda: [canned_error(400, {"error": {"message": "bad", "type": "invalid_request_error"}})], "invalid_request"),
+    (oa, lambda: [canned_error(400, {"error": {"message": "bad", "type": "invalid_request_error"}})],
+     "invalid_request"),
     (an, lambda: cassette("anthropic/error_400_invalid_request.yaml"), "invalid_request"),
     (an, lambda: cassette("anthropic/error_401_authentication.yaml"), "authentication"),
     (an, lambda: cassette("anthropic/error_404_not_found_model_gzip.yaml")[:1], "model_not_found"),
@@ -114,7 +125,8 @@ def test_backoff_jitter_and_cap():
 def test_retry_after_header_wins_over_backoff(wire_server, clock):
     # seconds form (retry-after) and milliseconds form (retry-after-ms, which wins when both are sent)
     wire_server.queue(openai_rate_limit("7"),
-                      canned_error(429, {"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
+                      canned_error(429, {"error": {"message": "slow down", "type": "requests",
+                                                   "code": "rate_limit_exceeded"}},
                                    {"retry-after": "9", "retry-after-ms": "1500"}),
                       *cassette(OK_OPENAI))
     s = oa(wire_server, clock)
@@ -132,7 +144,8 @@ def test_retry_after_longer_than_cap_is_not_waited_for(wire_server, clock):
 
 def test_rate_limit_error_always_carries_retry_after(wire_server, clock):
     # Part 7: `time.sleep(e.retry_after)` must work even when the server sent no Retry-After.
-    no_header = canned_error(429, {"error": {"message": "Rate limit", "type": "requests", "code": "rate_limit_exceeded"}})
+    no_header = canned_error(429, {"error": {"message": "Rate limit", "type": "requests",
+                                             "code": "rate_limit_exceeded"}})
     wire_server.queue(no_header, no_header)
     with pytest.raises(LLMError) as e:
         oa(wire_server, clock, retries=1).send_message("Hello")
@@ -160,7 +173,8 @@ def test_retry_events_reach_the_event_bus(wire_server, clock):
 def test_workshop_arguments_and_default():
     s = ChatSession(provider="openai", model="gpt-4", max_retries=3, retry_delay=1.0, exponential_backoff=True,
                     api_key=KEY, base_url="http://127.0.0.1:9/v1")
-    assert (s.retry_policy.max_retries, s.retry_policy.retry_delay, s.retry_policy.exponential_backoff) == (3, 1.0, True)
+    policy = s.retry_policy
+    assert (policy.max_retries, policy.retry_delay, policy.exponential_backoff) == (3, 1.0, True)
     assert ChatSession(api_key=KEY, base_url="http://127.0.0.1:9/v1").retry_policy.max_retries == 2
     with pytest.raises(errors.ConfigurationError):
         ChatSession(api_key=KEY, base_url="http://127.0.0.1:9/v1", max_retries=-1)

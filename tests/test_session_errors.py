@@ -10,8 +10,16 @@ import pytest
 
 from glwork import errors
 from glwork.llm import ChatSession, LLMError
-from wire_server import cassette, anthropic_api_error, anthropic_overloaded, anthropic_prompt_too_long, \
-    anthropic_rate_limit, openai_context_length_exceeded, openai_rate_limit, openai_server_error
+from wire_server import (
+    anthropic_api_error,
+    anthropic_overloaded,
+    anthropic_prompt_too_long,
+    anthropic_rate_limit,
+    cassette,
+    openai_context_length_exceeded,
+    openai_rate_limit,
+    openai_server_error,
+)
 
 SECRET = "sk-proj-THISISAFAKEKEYFORTESTS1234567890abcdef"
 
@@ -28,20 +36,27 @@ def an(srv, **kw):
 
 CASES = [
     # (session factory, canned response(s), exception class, error_code, retryable, status)
-    (oa, lambda: cassette("openai/error_401_invalid_api_key.yaml"), errors.AuthenticationError, "authentication", False, 401),
-    (oa, lambda: cassette("openai/error_404_model_not_found_chat.yaml"), errors.ModelNotFoundError, "model_not_found", False, 404),
+    (oa, lambda: cassette("openai/error_401_invalid_api_key.yaml"), errors.AuthenticationError, "authentication",
+     False, 401),
+    (oa, lambda: cassette("openai/error_404_model_not_found_chat.yaml"), errors.ModelNotFoundError, "model_not_found",
+     False, 404),
     (oa, lambda: [openai_rate_limit("7")], errors.RateLimitError, "rate_limit", True, 429),
     (oa, lambda: [openai_server_error(500)], errors.ServerError, "server_error", True, 500),
     (oa, lambda: [openai_server_error(502)], errors.ServerError, "server_error", True, 502),
     (oa, lambda: [openai_server_error(503)], errors.ServerError, "server_error", True, 503),
-    (oa, lambda: [openai_context_length_exceeded()], errors.ContextLengthExceededError, "context_length_exceeded", False, 400),
-    (an, lambda: cassette("anthropic/error_401_authentication.yaml"), errors.AuthenticationError, "authentication", False, 401),
-    (an, lambda: cassette("anthropic/error_400_invalid_request.yaml"), errors.InvalidRequestError, "invalid_request", False, 400),
-    (an, lambda: cassette("anthropic/error_404_not_found_model_gzip.yaml")[:1], errors.ModelNotFoundError, "model_not_found", False, 404),
+    (oa, lambda: [openai_context_length_exceeded()], errors.ContextLengthExceededError, "context_length_exceeded",
+     False, 400),
+    (an, lambda: cassette("anthropic/error_401_authentication.yaml"), errors.AuthenticationError, "authentication",
+     False, 401),
+    (an, lambda: cassette("anthropic/error_400_invalid_request.yaml"), errors.InvalidRequestError, "invalid_request",
+     False, 400),
+    (an, lambda: cassette("anthropic/error_404_not_found_model_gzip.yaml")[:1], errors.ModelNotFoundError,
+     "model_not_found", False, 404),
     (an, lambda: [anthropic_rate_limit("3")], errors.RateLimitError, "rate_limit", True, 429),
     (an, lambda: [anthropic_api_error(500)], errors.ServerError, "server_error", True, 500),
     (an, lambda: [anthropic_overloaded()], errors.OverloadedError, "overloaded", True, 529),
-    (an, lambda: [anthropic_prompt_too_long()], errors.ContextLengthExceededError, "context_length_exceeded", False, 400),
+    (an, lambda: [anthropic_prompt_too_long()], errors.ContextLengthExceededError, "context_length_exceeded", False,
+     400),
 ]
 
 
@@ -87,7 +102,8 @@ def test_timeout_and_connection_errors():
     sock.bind(("127.0.0.1", 0))
     sock.listen(1)  # accepts the connection but never answers
     port = sock.getsockname()[1]
-    s = ChatSession(provider="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, timeout=0.5, max_retries=0)
+    s = ChatSession(provider="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=SECRET, timeout=0.5,
+                    max_retries=0)
     with pytest.raises(errors.LLMTimeoutError) as e:
         s.send_message("x")
     assert e.value.retryable and e.value.error_code == "timeout"

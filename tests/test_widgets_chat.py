@@ -6,8 +6,8 @@ import pytest
 from glwork import config
 from glwork.cache import HashingEmbedder, SemanticCacheManager
 from glwork.llm import ChatSession, ConfigurationError
-from glwork.widgets import chat as chat_mod
 from glwork.widgets import ChatWidget
+from glwork.widgets import chat as chat_mod
 from wire_server import cassette, openai_rate_limit
 
 SECRET = "sk-proj-THISISAFAKEKEYFORTESTS1234567890abcdef"
@@ -59,7 +59,8 @@ def test_enter_sends_the_message_and_streams_the_reply_as_markdown(wire_server, 
 
 
 def test_send_button_and_send_from_code_return_the_response(wire_server):
-    wire_server.queue(*cassette("openai/chat_stream_include_usage.yaml"), *cassette("openai/chat_stream_include_usage.yaml"))
+    wire_server.queue(*cassette("openai/chat_stream_include_usage.yaml"),
+                      *cassette("openai/chat_stream_include_usage.yaml"))
     chat = ChatWidget(make(wire_server))
     reply = chat.send("Answer in one word")
     assert reply == "Southern Ocean." and reply.usage.output_tokens > 0 and reply.latency_ms >= 0

@@ -14,11 +14,19 @@ import openai
 import pytest
 
 from wire_server import (
-    Canned, anthropic_overloaded, anthropic_prompt_too_long, anthropic_rate_limit,
-    canned_error, cassette, load_interactions, openai_context_length_exceeded,
-    openai_rate_limit, openai_server_error, sse, sse_response,
+    Canned,
+    anthropic_overloaded,
+    anthropic_prompt_too_long,
+    anthropic_rate_limit,
+    canned_error,
+    cassette,
+    load_interactions,
+    openai_context_length_exceeded,
+    openai_rate_limit,
+    openai_server_error,
+    sse,
+    sse_response,
 )
-
 
 _clients = []
 
@@ -51,7 +59,7 @@ def test_all_32_cassettes_load():
     for f in files:
         for inter in load_interactions(f):
             assert inter.status >= 200 and inter.body
-            inter.decoded_body  # gzip ones must decompress
+            assert inter.decoded_body is not None  # gzip ones must decompress
 
 
 def test_openai_chat_nonstream(wire_server):

@@ -15,11 +15,10 @@ import json
 import socket
 import threading
 from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Union
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -33,10 +32,10 @@ HOP_BY_HOP = {
     "proxy-connection", "te", "trailer", "upgrade",
 }
 
-Headers = Union[Mapping[str, str], Iterable[Sequence[str]]]
+Headers = Mapping[str, str] | Iterable[Sequence[str]]
 
 
-def _header_pairs(headers: Optional[Headers]) -> list[tuple[str, str]]:
+def _header_pairs(headers: Headers | None) -> list[tuple[str, str]]:
     """Normalise a dict, a vcrpy dict of lists, or (name, value) pairs."""
     if not headers:
         return []
@@ -68,7 +67,7 @@ class Interaction:
     headers: list[tuple[str, str]]  # recorded response headers, as-is
     body: bytes  # raw, possibly gzip (see content-encoding in headers)
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
     @property
@@ -132,7 +131,7 @@ class Canned:
     status: int = 200
     headers: Headers = field(default_factory=list)
     body: bytes = b""
-    cut_after: Optional[int] = None
+    cut_after: int | None = None
     chunked: bool = False
     reason: str = ""
 
@@ -142,7 +141,7 @@ class Canned:
         self.body = _to_bytes(self.body)
 
     @classmethod
-    def from_interaction(cls, inter: Interaction, **overrides) -> "Canned":
+    def from_interaction(cls, inter: Interaction, **overrides) -> Canned:
         """Serve a recording. Keeps chunked framing when the recording had it."""
         chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
                       for k, v in inter.headers)
@@ -157,12 +156,12 @@ def cassette(relpath: str, **overrides) -> list[Canned]:
     return [Canned.from_interaction(i, **overrides) for i in load_interactions(relpath)]
 
 
-def canned_error(status: int, body_json, headers: Optional[Headers] = None) -> Canned:
+def canned_error(status: int, body_json, headers: Headers | None = None) -> Canned:
     h = [("content-type", "application/json")] + _header_pairs(headers)
     return Canned(status, h, json.dumps(body_json).encode())
 
 
-def sse(events: Iterable[tuple[Optional[str], str]]) -> bytes:
+def sse(events: Iterable[tuple[str | None, str]]) -> bytes:
     """Build an SSE body from (event_name or None, data) pairs."""
     parts = []
     for name, data in events:
@@ -172,7 +171,7 @@ def sse(events: Iterable[tuple[Optional[str], str]]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def sse_response(events: Iterable[tuple[Optional[str], str]], **kw) -> Canned:
+def sse_response(events: Iterable[tuple[str | None, str]], **kw) -> Canned:
     return Canned(200, {"content-type": "text/event-stream; charset=utf-8"}, sse(events), **kw)
 
 
@@ -190,7 +189,7 @@ def _openai_error(status, message, type_, code=None, param=None, headers=None) -
     return canned_error(status, body, h)
 
 
-def openai_rate_limit(retry_after: str = "1", message: Optional[str] = None) -> Canned:
+def openai_rate_limit(retry_after: str = "1", message: str | None = None) -> Canned:
     msg = message or ("Rate limit reached for gpt-4o-mini in organization org-test on "
                       "requests per min (RPM): Limit 3, Used 3, Requested 1. "
                       "Please try again in 20s.")
@@ -233,7 +232,7 @@ def _anthropic_error(status, type_, message, headers=None) -> Canned:
     return canned_error(status, body, [("request-id", rid)] + _header_pairs(headers))
 
 
-def anthropic_rate_limit(retry_after: str = "1", message: Optional[str] = None) -> Canned:
+def anthropic_rate_limit(retry_after: str = "1", message: str | None = None) -> Canned:
     msg = message or ("This request would exceed the rate limit for your organization of "
                       "50 requests per minute. For details, refer to: "
                       "https://docs.claude.com/en/api/rate-limits.")
@@ -365,12 +364,12 @@ class WireServer:
             target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
-    def queue(self, *responses: Canned) -> "WireServer":
+    def queue(self, *responses: Canned) -> WireServer:
         with self._lock:
             self._queue.extend(responses)
         return self
 
-    def queue_cassette(self, relpath: str) -> "WireServer":
+    def queue_cassette(self, relpath: str) -> WireServer:
         return self.queue(*cassette(relpath))
 
     @property
@@ -390,7 +389,7 @@ class WireServer:
         self._httpd.server_close()
         self._thread.join(5)
 
-    def __enter__(self) -> "WireServer":
+    def __enter__(self) -> WireServer:
         return self
 
     def __exit__(self, *exc):

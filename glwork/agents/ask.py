@@ -64,8 +64,8 @@ def ask(args, out=None, err=None):
 
 def _ask(args, out, err):
     from .. import config
-    from .carbon import CarbonQAAgent
     from .agent import AgentError
+    from .carbon import CarbonQAAgent
     out, err = out or sys.stdout, err or sys.stderr
     question = (args.question or "").strip()
     if not question:

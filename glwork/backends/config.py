@@ -71,7 +71,7 @@ def parse(url):
     if scheme != "unix" and not parts.hostname:
         raise ConfigurationError(f"The backend URL {shown!r} names no host. Write {EXAMPLE}.")
     try:
-        parts.port   # raises ValueError for a port that is not a number
+        parts.port   # noqa: B018 (the look-up raises ValueError for a port that is not a number)
     except ValueError:
         raise ConfigurationError(f"The backend URL {shown!r} has a port that is not a number. "
                                  f"Write {EXAMPLE}.") from None

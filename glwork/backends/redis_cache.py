@@ -186,7 +186,7 @@ class RedisCacheStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
 
-            def go(r):
+            def go(r, chunk=chunk):
                 pipe = r.pipeline(transaction=False)
                 for e in chunk:
                     pipe.hmget(self.entry_key(e), *names)
@@ -223,7 +223,7 @@ class RedisCacheStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
 
-            def go(r):
+            def go(r, chunk=chunk):
                 pipe = r.pipeline(transaction=False)
                 for e in chunk:
                     pipe.hmget(self.entry_key(e), "scope", "query", "created")

@@ -103,11 +103,11 @@ class RedisLedger:
     def _pull(self):
         while True:
             start = "(" + self._last_id
-            entries = self.backend.link.run(lambda r: r.xrange(self.stream, min=start, count=READ_BATCH),
+            entries = self.backend.link.run(lambda r, start=start: r.xrange(self.stream, min=start, count=READ_BATCH),
                                             "reading the ledger")
             if entries:
                 values = []
-                for entry_id, fields in entries:
+                for _entry_id, fields in entries:
                     row = json.loads(fields[b"row"])
                     values.append([row.get("rid"), *(_sql(row.get(c, self._defaults.get(c))) for c in self._columns)])
                 self._mirror.insert_many(self._insert, values)

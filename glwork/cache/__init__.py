@@ -3,10 +3,10 @@ measure a cache on labelled question pairs (precision/recall curves, judged fair
 
 Importing this package is light: faiss, numpy, plotly and the embedding model load on first use.
 """
+from ..embeddings.hashing import HashingEmbedder
 from .evaluation import PairJudge, at_recall, best_matches, load_precision_curves, precision_recall, side_by_side
 from .glossary import Glossary
 from .guard import Guard
-from ..embeddings.hashing import HashingEmbedder
 from .manager import Explanation, Hit, SemanticCacheManager
 from .plots import plot_precision_recall
 from .scope import Scope, history_digest

@@ -134,6 +134,7 @@ def side_by_side(pairs, threshold=0.95, cosine_threshold=0.90, embedder=None):
         cos, mine = verdicts
         rows.append({"cached question": cached, "new question": asked, "cosine": cos["cosine"],
                      f"plain cosine >= {cosine_threshold}": "serves" if cos["decision"] == "HIT" else "misses",
-                     "kit score": mine["score"], f"kit >= {threshold}": "serves" if mine["decision"] == "HIT" else "misses",
+                     "kit score": mine["score"],
+                     f"kit >= {threshold}": "serves" if mine["decision"] == "HIT" else "misses",
                      "why": mine["reason"]})
     return rows

@@ -12,7 +12,6 @@ Figures (dev pairs never trained on, judged fairly): benchmarks/bench_cache.py a
 """
 import bisect
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -78,5 +78,6 @@ def vetoes(q, e):
 
 
 def _show(a, b):
-    fmt = lambda s: "{" + ", ".join(sorted(" ".join(x).title() if isinstance(x, tuple) else x for x in s)) + "}"
+    def fmt(s):
+        return "{" + ", ".join(sorted(" ".join(x).title() if isinstance(x, tuple) else x for x in s)) + "}"
     return f"{fmt(a)} vs {fmt(b)}"

@@ -1,7 +1,8 @@
 """Scope: everything besides the question that changes the answer. A hit needs the same scope.
 
 Two sessions with different models, sources (recorded / local / live), system messages,
-temperatures, tools, response formats, seeds or users never share cached answers. The workshop's plain `cache.get(query)` uses the default scope.
+temperatures, tools, response formats, seeds or users never share cached answers. The workshop's
+plain `cache.get(query)` uses the default scope.
 """
 import hashlib
 import json
@@ -88,7 +89,9 @@ class Scope:
         `history`: the turns before this question (a list of messages) or a digest; leave it None
         for a first question. `extra`: any further settings, e.g. max_tokens=session.max_tokens.
         """
-        get = lambda name: getattr(session, name, None)
+        def get(name):
+            return getattr(session, name, None)
+
         if history is not None and not isinstance(history, str):
             history = history_digest(history)
         # Settings that also change the reply: a lower max_tokens truncates it, a seed picks the sample.

@@ -1,7 +1,8 @@
 """The cache's vectors: one VectorIndex per scope, so a lookup only ever searches its own scope."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..vectors import VectorIndex
 

@@ -1,7 +1,8 @@
 """Unit rows and embedding in bulk: what RAG compares by inner product."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .local import BF16_FROM_TOTAL, LocalEmbedder
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..errors import ConfigurationError
 from .local import DIMENSIONS, MODEL_NAME, LocalEmbedder, canonical, local_embedder

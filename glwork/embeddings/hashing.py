@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import re
 import zlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _WORD = re.compile(r"\w+")
 

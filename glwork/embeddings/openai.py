@@ -9,7 +9,8 @@ so a saved index can't be mixed with other vectors. Requests are tracked like ch
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 OPENAI_MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
 OPENAI_BATCH = 256  # inputs per request (the API accepts up to 2,048)

@@ -67,7 +67,8 @@ def check_answer(text, expect):
         lo, hi = expect["number"]
         nums = numbers_in(text)
         if not any(lo <= n <= hi for n in nums):
-            problems.append(f"gives no number between {lo:g} and {hi:g} (found {', '.join(f'{n:g}' for n in nums) or 'none'})")
+            found = ", ".join(f"{n:g}" for n in nums) or "none"
+            problems.append(f"gives no number between {lo:g} and {hi:g} (found {found})")
     return AnswerCheck(not problems, problems)
 
 
@@ -81,7 +82,8 @@ def validate(expect):
         return
     unknown = set(expect) - {"require", "forbid", "number", "status", "note"}
     if unknown:
-        raise ValueError(f"Unknown answer expectation key(s) {sorted(unknown)}: use require, forbid, number, status, note.")
+        raise ValueError(f"Unknown answer expectation key(s) {sorted(unknown)}: "
+                         "use require, forbid, number, status, note.")
     if not (expect.get("require") or expect.get("forbid") or "number" in expect):
         raise ValueError("An answer expectation needs at least one of require, forbid or number.")
     for key in ("require", "forbid"):

@@ -19,10 +19,18 @@ import contextlib
 import os
 
 from .attendee_code import describe
-from .questions import as_question, pick
 from .homework_grade import HomeworkGrade, HomeworkItem
-from .scoring import (is_hit, score_answers, score_caching, score_citations, score_costs, score_fallback,
-                      score_hybrid, score_index)
+from .questions import as_question, pick
+from .scoring import (
+    is_hit,
+    score_answers,
+    score_caching,
+    score_citations,
+    score_costs,
+    score_fallback,
+    score_hybrid,
+    score_index,
+)
 from .watch import Watch
 
 INDEX, ANSWERS, CACHING, COSTS = ("Index 10+ documents (RAGEngine)", "Answer questions",

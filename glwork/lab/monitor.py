@@ -30,7 +30,8 @@ def calls_table(*sessions):
                          "answered by": f"{c.model} ({ANSWERED.get(src, src)})",
                          "input tokens": c.usage.input_tokens, "output tokens": c.usage.output_tokens,
                          "cost $": None if c.cost is None else round(float(c.cost), 6),
-                         "cost is": SPEND.get(src, src) + (", estimated" if src == "live" and c.cost_is_estimate else "")
+                         "cost is": SPEND.get(src, src)
+                         + (", estimated" if src == "live" and c.cost_is_estimate else "")
                          + ("" if c.status == "ok" else f" ({c.status})")})
     if not rows:
         return pd.DataFrame(columns=["session", "call", "asked for", "answered by", "input tokens",

@@ -340,7 +340,7 @@ class LocalServer:
                     self.faults.set(body["faults"], session)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise WireError(400, f"expected {{\"faults\": [...], \"session\": optional}} or "
-                                     f"{{\"clear\": true}}: {exc}")
+                                     f"{{\"clear\": true}}: {exc}") from exc
         elif method != "GET":
             raise WireError(405, f"{method} is not allowed on /_glwork/faults")
         return Reply(200, self.faults.snapshot())
@@ -382,7 +382,7 @@ def _read_body(h):
     h.connection.settimeout(BODY_TIMEOUT_S)   # a client that never sends its body frees the thread
     try:
         data = h.rfile.read(length)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         data = b""
     finally:
         h.connection.settimeout(None)

@@ -66,7 +66,7 @@ def sse(data, event=None):
     """One server-sent event; compact JSON like the providers send."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode("utf-8")
+    return f"{head}data: {payload}\n\n".encode()
 
 
 def error_body(provider, status, message, type=None, param=None, code=None, rid=None):

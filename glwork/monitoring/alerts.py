@@ -8,8 +8,9 @@
 Periods: "day" and "month" (local calendar; spend of every session and kernel in the ledger) and
 "session" (one ChatSession's spend). Spend is money: replayed calls and the local model cost nothing
 and never trigger an alert, unless the manager's tracker counts them
-(`CostAlertManager(CostTracker(include_free=True))`, to try alerts without a key). Checked after each ledger write; an alert fires once per
-crossing: once per day, month or session in which the total reaches the threshold.
+(`CostAlertManager(CostTracker(include_free=True))`, to try alerts without a key). Checked after
+each ledger write; an alert fires once per crossing: once per day, month or session in which the
+total reaches the threshold.
 Slack alerts are also marked in the ledger, so two kernels sharing it post once.
 
 Notifications: a callable, "log" (a warning on the glwork logger), "banner" (HTML warning in a
@@ -187,6 +188,7 @@ def _banner(text):
         shell = get_ipython()
     if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
         from html import escape
+
         from IPython.display import HTML, display
         display(HTML('<div style="padding:8px 12px;border-left:4px solid #d9534f;background:#fdf2f2">'
                      f"<b>&#9888; {escape(text)}</b></div>"))
@@ -204,7 +206,7 @@ def post_slack(channel, text, url=None, timeout=SLACK_TIMEOUT_S):
         log.warning("%s is not an http(s) URL, so this alert for %s was not posted: %s", SLACK_ENV, channel, text)
         return False
     import urllib.error
-    import urllib.request   # on first post only: it pulls in http.client and ssl
+    import urllib.request  # on first post only: it pulls in http.client and ssl
     body = json.dumps({"text": text, "channel": channel}).encode()
     try:
         req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})

@@ -2,6 +2,7 @@
 from .. import config
 from .cassettes import read_provenance
 
+
 def _local_label():
     """The model that answers requests naming no local model (the engine is loaded to know it:
     a missing model means the extractive fallback, and the banner must say that one)."""

@@ -17,10 +17,11 @@ NAME = "embeddings"      # the `session` of their ledger rows
 def create(client, model, texts, mode, limiter=None, retry=None, name=NAME):
     """`client.embeddings.create(model=model, input=texts)`, tracked; raises LLMError (mapped)."""
     import openai
+
+    from ..monitoring import health, ledger
     from ..resilience.budget import PROMPT_MARGIN, session_budget, spends_money
     from ..resilience.retry import RetryPolicy
     from ..resilience.runner import may_be_billed
-    from ..monitoring import health, ledger
     ledger.ensure_default()     # recorded even in code that never made a ChatSession
     health.ensure_default()
     retry = retry or RetryPolicy()

@@ -7,8 +7,8 @@ Client errors (400, 401, 404, context length) are raised: another provider would
 from dataclasses import dataclass, field
 
 from ..errors import ConfigurationError
-from ..security import MASK, redact, register_secret
 from ..providers import check_provider, resolve_model
+from ..security import MASK, redact, register_secret
 from .retry import is_retryable
 
 ROUTE_OPTIONS = ("base_url", "api_key", "azure_endpoint", "api_version", "mode")

@@ -86,7 +86,7 @@ class Runner:
             call.fallback_used = route is not self.routes[0]
             req = self._route_request(request, route, adapter, call)
             try:
-                return self.retry.call(lambda: attempt(adapter, req, call),
+                return self.retry.call(lambda adapter=adapter, req=req: attempt(adapter, req, call),
                                        on_retry=lambda exc, n, wait: self.failed(call, exc, wait, "retry"))
             except errors.BudgetExceededError:
                 raise                       # refused before sending: nothing failed, nothing to fall back to

@@ -14,8 +14,8 @@ import time
 
 from .. import config
 from ..errors import ConfigurationError
-from ..providers import PROVIDERS, default_model
 from ..offline.replay import quiet
+from ..providers import PROVIDERS, default_model
 from ..response import ChatResponse, source_label
 from .view import View, error_fields, error_html, esc, ipywidgets, markdown_html, volatile
 

@@ -29,7 +29,8 @@ class Figure:
     def png(self):
         """The figure as PNG bytes, or None where no browser can draw it (said once in the log)."""
         try:
-            return self.fig.to_image(format="png", width=self.width, height=self.height or self.fig.layout.height or 450)
+            height = self.height or self.fig.layout.height or 450
+            return self.fig.to_image(format="png", width=self.width, height=height)
         except Exception as exc:   # no chromium / kaleido here: the interactive figure still shows
             log.info("no static image for the figure: %s", exc)
             return None

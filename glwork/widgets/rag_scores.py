@@ -9,9 +9,9 @@ It only reads the engine; `apply_settings` is the one place that changes it (the
 """
 import re
 
+from ..errors import ConfigurationError
 from ..rag import fusion as fusion_mod
 from ..rag.engine import SEARCH_TYPES, check_alpha, check_top_k
-from ..errors import ConfigurationError
 from .view import esc
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")

@@ -262,7 +262,8 @@ class RAGTuner(View):
         by = f" · citations by {esc(meta['citations_by'])}" if meta.get("citations_by") else ""
         origin = source_label(self.answer.source, self.engine.llm_provider, self.answer.model)
         return (f'<div class="glw-rag-answer"><b>Answer</b> ({esc(origin)}{by}){stale}'
-                f'{markdown_html(str(self.answer))}<ol class="glw-citations" style="list-style:none">{cites}</ol></div>')
+                f'{markdown_html(str(self.answer))}'
+                f'<ol class="glw-citations" style="list-style:none">{cites}</ol></div>')
 
     def static_html(self):
         s = self.settings()

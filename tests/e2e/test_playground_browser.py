@@ -12,7 +12,6 @@ Screenshots land in build/screenshots/. No browser is downloaded: Chromium is De
 import re
 
 import pytest
-
 from lab_harness import CHROMIUM_FLAGS, SHOTS, chromium, jupyterlab, news_prompt_shown, open_notebook, run_all, shot
 
 try:
@@ -58,7 +57,8 @@ def test_playground_in_jupyterlab(lab):
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("Playwright is not installed: `make e2e` installs it (pip install playwright; no browser download).")
+        pytest.fail("Playwright is not installed: `make e2e` installs it "
+                    "(pip install playwright; no browser download).")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})

@@ -116,10 +116,10 @@ def retry_storm(found, session):
                    f"in a real outage; a few more than the failures you expect is enough")
 
 
-@exercise("04.rate_limiter", "a RateLimiter that keeps two sessions under the account's limits, without waiting longer than needed")
+@exercise("04.rate_limiter",
+          "a RateLimiter that keeps two sessions under the account's limits, without waiting longer than needed")
 def rate_limiter(found, limiter):
     from ...errors import ConfigurationError
-    from ...resilience.clock import FakeClock
     from ...resilience.limiter import RateLimiter
     if not isinstance(limiter, RateLimiter):
         found.fail(f"the argument is a {type(limiter).__name__}, not a RateLimiter: check('04.rate_limiter', limiter)")
@@ -139,8 +139,8 @@ def rate_limiter(found, limiter):
     if over:
         advice = []
         if worst_tokens > ACCOUNT_TPM:
-            advice.append(f"the provider counts max_tokens={RESERVED - 50} in full for every request, however short the "
-                          f"reply: set max_tokens_per_minute={ACCOUNT_TPM}")
+            advice.append(f"the provider counts max_tokens={RESERVED - 50} in full for every request, however "
+                          f"short the reply: set max_tokens_per_minute={ACCOUNT_TPM}")
         if worst_requests > ACCOUNT_RPM:
             advice.append(f"set max_requests_per_minute={ACCOUNT_RPM} or lower")
         found.fail(f"in the minute from {at:g} s your limiter let through {' and '.join(over)}: the provider "

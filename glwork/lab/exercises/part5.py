@@ -47,7 +47,7 @@ def two_calls(found, session):
             refused = (question, worst, exc)
             break
         sent.append((question, worst, float(reply.cost or 0.0)))
-    for n, (question, worst, cost) in enumerate(sent, 1):
+    for n, (_question, worst, cost) in enumerate(sent, 1):
         found.info(f"call {n} sent: reserved ${worst:.6f} before sending, cost ${cost:.6f}")
     if refused:
         found.info(f"call {len(sent) + 1} refused before it was sent: it would have reserved ${refused[1]:.6f}")
