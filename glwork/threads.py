@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +18,22 @@ from contextlib import contextmanager
 # torch embeds the next query (12 ms embeddings took ~470 ms).
 QUERY_THREADS = 1
 BULK_FROM = 32   # texts (or vectors) per call from which the work is split across cores
-BULK_THREADS = int(os.environ.get("GLWORK_EMBED_THREADS", "0")) or min(os.cpu_count() or 1, 8)
+
+
+def _bulk_threads() -> int:
+    """GLWORK_EMBED_THREADS if set to a whole number >= 1, else the cores (at most 8)."""
+    cores = min(os.cpu_count() or 1, 8)
+    value = os.environ.get("GLWORK_EMBED_THREADS", "").strip()
+    if not value:
+        return cores
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    warnings.warn(f"GLWORK_EMBED_THREADS={value!r} is not a whole number >= 1: using {cores} threads for bulk "
+                  f"work. Set it to e.g. 2, or unset it.", RuntimeWarning, stacklevel=2)
+    return cores
+
+
+BULK_THREADS = _bulk_threads()
 
 
 def threads_for(batch: int) -> int:

@@ -160,3 +160,11 @@ def test_a_zip_without_a_model_folder_is_refused(tmp_path):
     pieces, digest = _split_zip(tmp_path, folder="other")
     with pytest.raises(ConfigurationError, match="no sentence-transformers model folder"):
         files.unpack(pieces, tmp_path / "cache" / "model", digest, "model")
+
+
+def test_bulk_threads_come_from_the_environment_and_a_bad_value_is_named(monkeypatch):
+    monkeypatch.setenv("GLWORK_EMBED_THREADS", "3")
+    assert threads._bulk_threads() == 3
+    monkeypatch.setenv("GLWORK_EMBED_THREADS", "many")
+    with pytest.warns(RuntimeWarning, match="GLWORK_EMBED_THREADS='many'.*unset it"):
+        assert threads._bulk_threads() >= 1

@@ -81,7 +81,7 @@ class VectorIndex:
             self.index.remove_ids(_ids(ids))
 
     def _to_ivf(self) -> None:
-        ids = self.all_ids()
+        ids = self._id_array()
         with faiss_threads(threads_for(len(ids))):
             self.index = ivf.build(ids, self.vectors(ids), self.dimension, self.nprobe)
         self.trained_size = len(ids)
@@ -95,10 +95,13 @@ class VectorIndex:
         return self.index.reconstruct_batch(_ids(ids))
 
     def all_ids(self) -> list[int]:
+        return self._id_array().tolist()
+
+    def _id_array(self) -> Any:
         import faiss
         if self.approximate:
             return ivf.ids_of(self.index)
-        return [int(i) for i in faiss.vector_to_array(self.index.id_map)]
+        return faiss.vector_to_array(self.index.id_map)
 
     def search(self, query: Any, k: int, subset: Sequence[int] | None = None) -> tuple[list[int], list[float]]:
         """Top-k (ids, scores), best first, for one unit query vector; `subset` limits the ids searched."""
