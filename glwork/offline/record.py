@@ -72,13 +72,15 @@ def record(names=None, backend="live", refresh_outputs=True, log=print):
     for name, path in books.items():
         with tempfile.TemporaryDirectory() as tmp:
             log(f"recording {name} ({path.name}) against the {backend} backend ...")
-            with _env(GLWORK_MODE="record", GLWORK_RECORD_BACKEND=backend, GLWORK_CASSETTE_DIR=tmp):
+            # A ledger of the run's own: the user's ledger (and its warnings) stay out of the outputs.
+            with _env(GLWORK_MODE="record", GLWORK_RECORD_BACKEND=backend, GLWORK_CASSETTE_DIR=tmp,
+                      GLWORK_LEDGER=str(Path(tmp) / "ledger.sqlite3")):
                 papermill.execute_notebook(str(path), str(Path(tmp) / "run.ipynb"), cwd=str(path.parent),
                                            kernel_name="python3", progress_bar=False)
             new = Path(tmp) / f"{name}.yaml"
-            if not new.exists():
-                log(f"  {name} made no provider calls; no cassette")
-                continue
+            if not new.exists():   # no provider call: an empty cassette, so the notebook replays like the others
+                log(f"  {name} made no provider calls; its cassette is empty")
+                write_empty(new, backend)
             check_clean(new)  # deletes it and raises if anything secret-shaped slipped through
             target = cassettes / f"{name}.yaml"
             shutil.move(str(new), target)
@@ -90,14 +92,25 @@ def record(names=None, backend="live", refresh_outputs=True, log=print):
     return written
 
 
+def write_empty(path, backend):
+    """A cassette with no interactions, with its provenance, for a notebook that calls no provider."""
+    import datetime as dt
+
+    import yaml
+    label = "glwork local backend" if backend == "local" else "live provider APIs"
+    Path(path).write_text(yaml.safe_dump({"interactions": [], "version": 1, "metadata": {"provenance": {
+        "recorded_on": dt.date.today().isoformat(), "backend": label, "models": [], "interactions": 0}}}))
+
+
 def refresh(path):
     """Execute a notebook in replay mode and store its outputs in place (what nbval compares)."""
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.read(str(path), as_version=4)
     # Strict: a request the new cassette does not hold means the notebook and its recording disagree.
-    with _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None, GLWORK_REPLAY_STRICT="1",
-              GLWORK_STATIC_FIGURES="1"):
+    with tempfile.TemporaryDirectory() as tmp, \
+            _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None, GLWORK_REPLAY_STRICT="1",
+                 GLWORK_STATIC_FIGURES="1", GLWORK_LEDGER=str(Path(tmp) / "ledger.sqlite3")):
         NotebookClient(nb, timeout=900, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     count = 0
