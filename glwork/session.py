@@ -301,8 +301,8 @@ class ChatSession:
         """This session's semantic-cache figures: hits, misses, hit_rate (%), cost_saved, tokens_saved,
         entries. All zero without `semantic_cache=`."""
         if self._cache is None:
-            return {"hits": 0, "misses": 0, "lookups": 0, "hit_rate": 0.0, "cost_saved": USD(0.0),
-                    "tokens_saved": 0, "entries": 0}
+            from .cache.counts import HitCounter
+            return {**HitCounter().summary(), "entries": 0}
         return self._cache.stats()
 
     def get_cache_hit_rate(self) -> float:
