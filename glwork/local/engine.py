@@ -15,6 +15,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from ..security import get_logger
+from .cpu import spare_threads
 from .generation import ContextLengthError, GenRequest, GenResult  # noqa: F401  (the engines' interface)
 
 log = get_logger("glwork.local")
@@ -54,6 +55,7 @@ class LlamaEngine:
         self._jobs = queue.Queue()
         self._grammars = {}
         self._llm = None
+        self._threads = n_threads
         threading.Thread(target=self._work, name="glwork-llama", daemon=True).start()
         t0 = time.perf_counter()
         try:
@@ -230,6 +232,7 @@ class LlamaEngine:
         if len(tokens) >= self.n_ctx:
             raise ContextLengthError(len(tokens), self.n_ctx)
         yield "start", len(tokens)
+        self._use_threads(spare_threads(self.n_threads))
         room = self.n_ctx - len(tokens)
         max_tokens = min(req.max_tokens or DEFAULT_MAX_TOKENS, room)
         temperature = DEFAULT_TEMPERATURE if req.temperature is None else req.temperature
@@ -239,10 +242,12 @@ class LlamaEngine:
             stop=["<|im_end|>"] + list(req.stop or []), grammar=grammar, stream=True,
             seed=DEFAULT_SEED if req.seed is None else req.seed)
         pieces, finish = [], "stop"
-        for chunk in chunks:
+        for n, chunk in enumerate(chunks, 1):
             if cancel.is_set():
                 chunks.close()
                 break
+            if n % 32 == 0:     # other work may start or stop during a long answer
+                self._use_threads(spare_threads(self.n_threads, samples=1))
             choice = chunk["choices"][0]
             if choice["text"]:
                 pieces.append(choice["text"])
@@ -252,6 +257,13 @@ class LlamaEngine:
                 finish = choice["finish_reason"]
         text = "".join(pieces)
         return text, finish, len(tokens), self.count_tokens(text) if text else 0
+
+    def _use_threads(self, n):
+        """Generate with n threads from the next token on (see cpu.py for why it changes)."""
+        if n != self._threads:
+            import llama_cpp
+            llama_cpp.llama_set_n_threads(self._llm._ctx.ctx, n, n)
+            self._threads = n
 
 
 def one_at_a_time():
