@@ -15,6 +15,10 @@ from ..cache.plots import operating_points  # noqa: F401
 from .report import Grade, GradeItem, StepCheck  # noqa: F401
 from .show import fact_card, one_line, origin, show_answer, sources_table  # noqa: F401
 from ..rag.corpus import load_carbon_corpus  # noqa: F401
+from ..rag.chunking import split_text  # noqa: F401  (the notebooks' one public place for it)
+from .rag_view import (RETRIEVAL_QUESTIONS, alpha_sweep, chunking_table, chunks_of, cited_sources,  # noqa: F401
+                       compare_search, corpus_overview, filter_table, hit_at_k, rank_of, rerank_table,
+                       scifact_chart, scifact_results, scifact_table, top_k_table)
 from .monitor import calls_table, latency_note  # noqa: F401
 from .spread import answer_spread  # noqa: F401
 from .prompts import (document_text, format_rag_results, load_entire_database, prompt_costs,  # noqa: F401
@@ -23,7 +27,11 @@ from ..tokens import estimate_tokens  # noqa: F401  (the notebooks' one public p
 
 __all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "GradeItem", "StepCheck", "check",
            "exercises", "check_answer", "fact_card", "one_line", "origin", "show_answer", "sources_table",
-           "scripted_faults", "FakeClock", "retry_table", "retry_timeline", "load_carbon_corpus",
+           "scripted_faults", "FakeClock", "retry_table", "retry_timeline",
+           # Part 2 (RAG): the corpus, chunking, and retrieval tables
+           "load_carbon_corpus", "split_text", "corpus_overview", "compare_search", "cited_sources", "rank_of",
+           "alpha_sweep", "top_k_table", "chunking_table", "chunks_of", "rerank_table", "filter_table", "hit_at_k",
+           "RETRIEVAL_QUESTIONS", "scifact_results", "scifact_table", "scifact_chart",
            # Parts 5 and 7 (monitoring, best practices): calls and their cost, the text's prompt helpers
            "calls_table", "latency_note", "answer_spread", "estimate_tokens", "document_text",
            "load_entire_database", "format_rag_results", "truncate_prompt", "prompt_costs",

@@ -45,6 +45,7 @@ class RAGResponse:
     model: str = None
     metadata: dict = field(default_factory=dict)
     source: str = None    # where the answer came from: "recorded", "local" or "live" (ChatResponse.source)
+    provider: str = None  # the provider the engine asked (the model that answered is `model`)
 
     def __str__(self):
         return str(self.answer)
@@ -388,7 +389,8 @@ class RAGEngine:
         info.update(llm_called=True, context_passages=len(passages), latency_ms=getattr(reply, "latency_ms", None))
         return RAGResponse(answer, sources if include_sources else [], citations,
                            usage=getattr(reply, "usage", Usage()), cost=getattr(reply, "cost", None),
-                           model=getattr(reply, "model", None), metadata=info, source=getattr(reply, "source", None))
+                           model=getattr(reply, "model", None), metadata=info, source=getattr(reply, "source", None),
+                           provider=getattr(reply, "provider", None) or self.llm_provider)
 
     def _context(self, sources):
         """The passages that fit in max_context_chars (at least one, cut if need be)."""
