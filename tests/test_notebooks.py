@@ -198,24 +198,37 @@ def test_every_parameter_can_be_set_by_papermill(path):
 
 
 def test_rag_notebook_replays_with_parameters(tmp_path, monkeypatch):
-    text = run(tmp_path, monkeypatch, "02_rag", mode="replay", top_k=5, search_type="semantic")
+    text = _run_lab_notebook(tmp_path, monkeypatch, "02_rag.ipynb", mode="replay", top_k=5, search_type="semantic")
     assert "mode: REPLAY" in text and "recorded on" in text
     # the vectors "text-embedding-3-small" names were made by the local MiniLM, and the notebook says so
     assert "embedding_model      text-embedding-3-small" in text and "embedding_served_by  all-MiniLM-L6-v2" in text
-    assert "retrieval: semantic, 5 passages in the prompt" in text
-    assert "LLM called: False" in text and "ConfigurationError: Bad filter: unknown operator '$after'" in text
-    assert "SciFact (BEIR) test, 300 queries, 5,183 abstracts · measured" in text and "Traceback" not in text
+    assert "replayed from the recording (openai / " in text and "5 passages in the prompt" in text
+    # the exercises' starting points get their checks' advice
+    assert "Your turn 02.e1_6_first" in text and "try search_type='hybrid'" in text
+    assert "Add filters={'scope': 2}" in text and "switch search_type to hybrid" in text
+    assert ": PASSED" not in text and "Traceback" not in text
 
 
 def test_rag_notebook_on_the_local_backend_as_anthropic_with_keyword_search(tmp_path, monkeypatch):
     # Other parameters than the recorded ones: the corpus is embedded by the local backend and every
     # prompt differs. The extractive engine answers (the words of the answers are not under test here).
     monkeypatch.setenv("GLWORK_LOCAL_ENGINE", "extractive")
-    text = run(tmp_path, monkeypatch, "02_rag", provider="anthropic", model="claude-3-opus", top_k=3,
-               search_type="keyword", mode="local")
+    text = _run_lab_notebook(tmp_path, monkeypatch, "02_rag.ipynb", provider="anthropic", model="claude-3-opus",
+                             top_k=3, search_type="keyword", mode="local")
     assert "mode: LOCAL" in text and "llm                  anthropic:claude-3-opus" in text
-    assert "search_type          keyword" in text and "retrieval: keyword, 3 passages in the prompt" in text
-    assert "answered by: glwork-extractive-v1" in text and "Traceback" not in text
+    assert "search_type          keyword" in text and "3 passages in the prompt" in text
+    assert "answered now by the local model glwork-extractive-v1 (not anthropic)" in text
+    assert "Your turn 02.e1_6_first" in text and "Traceback" not in text
+
+
+def test_rag_extras_and_solutions_replay(tmp_path, monkeypatch):
+    text = _run_lab_notebook(tmp_path, monkeypatch, "extras/02_rag_retrieval_quality.ipynb", mode="replay")
+    assert "mode: REPLAY" in text and "SciFact (BEIR) test, 300 queries, 5,183 abstracts · measured" in text
+    assert "<figure: SciFact (BEIR test, 300 queries): nDCG@10 by retrieval method>" in text
+    assert "hybrid alpha=0.7  0.929" in text and "ConfigurationError: Bad filter: unknown operator '$after'" in text
+    text = _run_lab_notebook(tmp_path, monkeypatch, "solutions/02_exercises.ipynb", mode="replay")
+    assert "mode: REPLAY" in text and text.count(": PASSED") == 4 and text.count(": NOT YET RIGHT") == 1
+    assert "Traceback" not in text
 
 
 def _run_lab_notebook(tmp_path, monkeypatch, path, **params):
