@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE=1
 export HF_HUB_DISABLE_PROGRESS_BARS=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: lab test test-unit test-notebooks e2e browser setup models doctor bench train-cache-guard record clean
+.PHONY: lab test lint test-unit test-notebooks e2e browser setup models doctor bench train-cache-guard record clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,7 +49,13 @@ lab: $(STAMP) models $(LAB_SETTINGS)
 	cd $(NOTEBOOKS) && ../$(BIN)/jupyter lab --no-browser --ip=$(HOST) --port=$(PORT) \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-test: test-unit test-notebooks e2e
+test: lint test-unit test-notebooks e2e
+
+# ruff (style, imports, likely bugs) and mypy (types; its cache makes a second run take seconds),
+# configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check glwork tests benchmarks
+	$(BIN)/mypy
 
 test-unit: $(STAMP) models
 	$(BIN)/python -m pytest -p no:cacheprovider --durations=15 tests --ignore=tests/e2e

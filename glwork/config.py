@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, TypedDict
 
 from .providers import PROVIDERS, key_envs
 
@@ -33,7 +33,15 @@ class _Unset:
 
 
 UNSET: Any = _Unset()   # "not given" (None means "back to automatic")
-_state = {"mode": None, "cassette_active": False, "backend_url": None}
+
+
+class _State(TypedDict):
+    mode: str | None
+    cassette_active: bool
+    backend_url: str | None
+
+
+_state: _State = {"mode": None, "cassette_active": False, "backend_url": None}
 _lock = threading.Lock()
 
 

@@ -3,11 +3,12 @@
 Monitoring observes; it never steers a call. A failing subscriber is logged and skipped.
 """
 import threading
+from collections.abc import Callable
 
 from .security import get_logger
 
 log = get_logger(__name__)
-_subscribers = []
+_subscribers: list[Callable[[dict], None]] = []
 _lock = threading.Lock()
 
 

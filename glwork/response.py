@@ -56,10 +56,10 @@ class Completion:
     tool_calls: list
     usage: Usage
     model: str
-    finish_reason: str
-    request_id: str = None
-    source: str = None   # "recorded" | "local" | "live"; None: the session derives it from the route's mode
-    latency_ms: float = None   # a replayed call's recorded latency (its replay takes milliseconds)
+    finish_reason: str | None   # None: the provider did not say (a stream cut before its end)
+    request_id: str | None = None
+    source: str | None = None   # "recorded" | "local" | "live"; None: the session derives it from the route's mode
+    latency_ms: float | None = None   # a replayed call's recorded latency (its replay takes milliseconds)
 
 
 SOURCES = ("recorded", "local", "live")

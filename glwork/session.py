@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import config, errors, events, offline
 from .monitoring import health, ledger, pricing
@@ -111,7 +111,8 @@ class ChatSession:
             retry_policy=retry_policy, rate_limiter=rate_limiter, fallback_provider=fallback_provider,
             fallback_model=fallback_model, fallbacks=fallbacks, cost_limit=cost_limit, name=name,
             semantic_cache=semantic_cache, cache_ttl=cache_ttl, cache_user=cache_user, seed=seed)
-        self.provider, self.model = o.provider, o.model
+        self.provider = o.provider
+        self.model: str = cast(str, o.model)   # SessionOptions resolved it: never None
         self.system_message, self.temperature, self.max_tokens, self.seed = (o.system_message, o.temperature,
                                                                              o.max_tokens, o.seed)
         self.tools, self.tool_choice = o.tools, o.tool_choice
@@ -130,14 +131,14 @@ class ChatSession:
         primary = Route(self.provider, self.model, adapter=self._adapter, mode=self.mode)
         self._runner = Runner([primary] + o.fallback_routes(), o.retry(), o.rate_limiter, budget, self.name,
                               self._build_adapter, self._charge)
-        self._history = []          # neutral user/assistant/tool turns, no system message
-        self._calls = []            # CallRecord per finished call
-        self._hooks = []
+        self._history: list[dict[str, Any]] = []          # neutral user/assistant/tool turns, no system message
+        self._calls: list[CallRecord] = []            # CallRecord per finished call
+        self._hooks: list[Any] = []
         self._lock = threading.RLock()
         self._closed = False
         ledger.ensure_default()     # every call lands in the cost ledger and the health monitor
         health.ensure_default()
-        self._cache = None
+        self._cache: SessionCache | None = None
         if o.caches:
             self.attach_cache(o.semantic_cache, ttl=o.cache_ttl, user=o.cache_user)
 
@@ -194,6 +195,7 @@ class ChatSession:
         first, completion, rest = self._runner.open_stream(request, call)
         if rest is not None:
             done, failure = False, None
+            assert call.progress is not None   # open_stream gave the call its progress
             try:
                 call.progress.text.append(first)
                 yield first
@@ -264,8 +266,8 @@ class ChatSession:
 
     def get_cost(self) -> USD:
         """USD spent by this session; NaN (with one warning) if a call's model has no known price."""
-        costs = [c.cost for c in self._calls]
-        if any(c is None for c in costs):
+        costs = [c.cost for c in self._calls if c.cost is not None]
+        if len(costs) < len(self._calls):
             return USD(math.nan)
         return USD(round(sum(costs), 8))
 

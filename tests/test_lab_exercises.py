@@ -14,7 +14,8 @@ GRID = {"name": "get_grid_factor", "description": "Grid electricity emission fac
 
 
 def session(*tools, **kw):
-    return ChatSession(provider="openai", api_key="x" * 24, base_url="http://127.0.0.1:9/v1", functions=list(tools), **kw)
+    return ChatSession(provider="openai", api_key="x" * 24, base_url="http://127.0.0.1:9/v1", functions=list(tools),
+                       **kw)
 
 
 def reply(name=None, **args):
@@ -40,7 +41,8 @@ def test_second_tool_solution_passes():
 @pytest.mark.parametrize("attempt,advice", [
     (lambda: (session(EMISSIONS), reply("calculate_emissions", distance_km=5)), "1 tool"),
     (lambda: (session(EMISSIONS, GRID), reply()), "answered in text"),
-    (lambda: (session(EMISSIONS, GRID), reply("calculate_emissions", distance_km=5)), "called calculate_emissions again"),
+    (lambda: (session(EMISSIONS, GRID), reply("calculate_emissions", distance_km=5)),
+     "called calculate_emissions again"),
     (lambda: (session(EMISSIONS, GRID), reply("get_grid_factor")), "required argument"),
     (lambda: ("openai", reply("get_grid_factor", country="FR")), "not the ChatSession"),
 ])

@@ -1,7 +1,6 @@
 """Notebooks run end to end through papermill with parameters: replayed from their cassettes, and
 live against the embedded local backend with other parameters than the recorded ones."""
 import json
-import os
 import re
 from pathlib import Path
 
@@ -194,7 +193,8 @@ def test_every_parameter_can_be_set_by_papermill(path):
     assert len(cells) == 1, f"{path.name}: tag exactly one code cell 'parameters'"
     names = set(re.findall(r"^(\w+)\s*=", "".join(cells[0]["source"]), re.M))
     assert names, f"{path.name}: the parameters cell sets nothing"
-    assert names <= set(inspect_notebook(str(path))), f"{path.name}: papermill cannot parse {names - set(inspect_notebook(str(path)))}"
+    parsed = set(inspect_notebook(str(path)))
+    assert names <= parsed, f"{path.name}: papermill cannot parse {names - parsed}"
 
 
 def test_rag_notebook_replays_with_parameters(tmp_path, monkeypatch):
@@ -271,7 +271,8 @@ def test_lab_solution_on_the_local_backend_as_anthropic(tmp_path, monkeypatch):
 @pytest.mark.parametrize("path,expected", [
     ("06_lab_agent.ipynb", ["Step 1 · Create the agent structure: PASSED", "Step 2 · Implement setup(): NOT DONE YET",
                             "Step 4 runs once the check of step 3 passes."]),
-    ("homework/document_qa.ipynb", ["Homework: document Q&A system · 0/100 (+0/15 bonus)", "no RAGEngine on the agent"]),
+    ("homework/document_qa.ipynb",
+     ["Homework: document Q&A system · 0/100 (+0/15 bonus)", "no RAGEngine on the agent"]),
 ])
 def test_lab_and_homework_run_unfinished_without_errors(tmp_path, monkeypatch, path, expected):
     # Their cells are the attendee's: no cassette, the local backend without a key; unfilled TODOs

@@ -33,11 +33,11 @@ class RunRecord:
     input: dict
     output: object = None
     duration_ms: float = 0.0
-    cost: float = None
+    cost: float | None = None
     tokens: int = 0          # measured: tokens of the LLM calls made during the run
     llm_calls: int = 0
     status: str = "ok"
-    error: str = None
+    error: str | None = None
     started_at: float = field(default_factory=time.time)
 
 
@@ -55,7 +55,7 @@ class Agent:
     (0 for a run served from a cache), so callers can print result["tokens"] for every run.
     """
 
-    input_schema = None
+    input_schema: dict[str, type] | None = None
 
     def __init__(self, name, version="0.1.0"):
         if not name or not isinstance(name, str):

@@ -38,7 +38,7 @@ from .config import BackendConfig, parse  # noqa: F401
 from .link import BackendUnavailable, Link  # noqa: F401
 
 ATTENDEE_ENV = "GLWORK_ATTENDEE"
-_backends = {}
+_backends: dict[Any, RedisBackend] = {}
 _lock = threading.Lock()
 
 
@@ -48,7 +48,7 @@ class RedisBackend:
     def __init__(self, config: BackendConfig):
         self.config = config
         self.link = Link(config)
-        self._parts = {}
+        self._parts: dict[str, Any] = {}
         self._parts_lock = threading.Lock()
 
     def __repr__(self):

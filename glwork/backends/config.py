@@ -29,8 +29,8 @@ EXAMPLE = "redis://127.0.0.1:6379/0 (or redis://:PASSWORD@host:6379/0?namespace=
 @dataclass(frozen=True)
 class BackendConfig:
     kind: str                          # "local" or "redis"
-    url: str = field(default=None, repr=False)   # with its password: never print it
-    redacted: str = None
+    url: str | None = field(default=None, repr=False)   # with its password: never print it
+    redacted: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     connect_timeout: float = CONNECT_TIMEOUT_S
     socket_timeout: float = SOCKET_TIMEOUT_S

@@ -29,9 +29,9 @@ class Verdict:
 
     score: float                 # what similarity_threshold is compared with
     cosine: float
-    probability: float = None    # the pair model's P(same question), before the mapping
+    probability: float | None = None    # the pair model's P(same question), before the mapping
     vetoes: list = field(default_factory=list)
-    unvetoed: float = None       # the score the pair would have without the rules
+    unvetoed: float | None = None       # the score the pair would have without the rules
 
 
 class Guard:
@@ -121,7 +121,7 @@ def _check_params(p):
                                  "the file written by benchmarks/train_cache_guard.py.")
 
 
-_loaded = {}
+_loaded: dict[str, dict] = {}
 
 
 def load_params():

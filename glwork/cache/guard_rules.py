@@ -35,7 +35,7 @@ location/market emit/remove absolute/intensity""".split()]
 _NEGATED_FORM = re.compile(r"(?:non|dis|in|un|il|im|ir)(\w{5,})")
 
 
-_PARTNERS = {}
+_PARTNERS: dict[str, set[str]] = {}
 for _a, _b in _OPPOSITES:
     _PARTNERS.setdefault(stem(_a), set()).add(stem(_b))
     _PARTNERS.setdefault(stem(_b), set()).add(stem(_a))

@@ -54,15 +54,15 @@ class Scope:
     extra: anything else that changes the answer (max_tokens, the version of a RAG index...).
     """
 
-    provider: str = None
-    model: str = None
-    source: str = None
-    system_message: str = None
-    temperature: float = None
+    provider: str | None = None
+    model: str | None = None
+    source: str | None = None
+    system_message: str | None = None
+    temperature: float | None = None
     tools: object = None
     response_format: object = None
-    user: str = None
-    history: str = None
+    user: str | None = None
+    history: str | None = None
     extra: object = None
 
     def __post_init__(self):

@@ -76,7 +76,7 @@ def stands_alone(question):
 
 
 # (provider, model asked for, mode) -> (model, source) that route's own replies came with last
-_ANSWERED_BY = {}
+_ANSWERED_BY: dict[tuple, tuple[str, str]] = {}
 _ANSWERED_LOCK = threading.Lock()
 
 

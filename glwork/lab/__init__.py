@@ -5,25 +5,38 @@
     glwork.lab.check("01.second_tool", session, response)   # a part notebook's "Your turn" exercise
 """
 from .. import config as _config
-from .checks import check_step, passed  # noqa: F401
-from .answers import check_answer  # noqa: F401
-from .exercises import check, exercises  # noqa: F401
-from .faults import FakeClock, retry_table, retry_timeline, scripted_faults  # noqa: F401
-from .grader import grade_homework  # noqa: F401
-from ..cache import load_precision_curves, plot_precision_recall, side_by_side  # noqa: F401
-from ..cache.plots import operating_points  # noqa: F401
-from .report import Grade, GradeItem, StepCheck  # noqa: F401
-from .show import fact_card, one_line, origin, show_answer, sources_table  # noqa: F401
-from ..rag.corpus import load_carbon_corpus  # noqa: F401
-from ..rag.chunking import split_text  # noqa: F401  (the notebooks' one public place for it)
-from .rag_view import (RETRIEVAL_QUESTIONS, alpha_sweep, chunking_table, chunks_of, cited_sources,  # noqa: F401
-                       compare_search, corpus_overview, filter_table, hit_at_k, rank_of, rerank_table,
-                       scifact_chart, scifact_results, scifact_table, top_k_table)
-from .monitor import calls_table, latency_note  # noqa: F401
-from .spread import answer_spread  # noqa: F401
-from .prompts import (document_text, format_rag_results, load_entire_database, prompt_costs,  # noqa: F401
-                      truncate_prompt)
-from ..tokens import estimate_tokens  # noqa: F401  (the notebooks' one public place for the offline count)
+from ..cache import load_precision_curves, plot_precision_recall, side_by_side
+from ..cache.plots import operating_points
+from ..rag.chunking import split_text  # the notebooks' one public place for it
+from ..rag.corpus import load_carbon_corpus
+from ..tokens import estimate_tokens  # the notebooks' one public place for the offline count
+from .answers import check_answer
+from .checks import check_step, passed
+from .exercises import check, exercises
+from .faults import FakeClock, retry_table, retry_timeline, scripted_faults
+from .grader import grade_homework
+from .monitor import calls_table, latency_note
+from .prompts import document_text, format_rag_results, load_entire_database, prompt_costs, truncate_prompt
+from .rag_view import (
+    RETRIEVAL_QUESTIONS,
+    alpha_sweep,
+    chunking_table,
+    chunks_of,
+    cited_sources,
+    compare_search,
+    corpus_overview,
+    filter_table,
+    hit_at_k,
+    rank_of,
+    rerank_table,
+    scifact_chart,
+    scifact_results,
+    scifact_table,
+    top_k_table,
+)
+from .report import Grade, GradeItem, StepCheck
+from .show import fact_card, one_line, origin, show_answer, sources_table
+from .spread import answer_spread
 
 __all__ = ["check_step", "passed", "grade_homework", "lab_mode", "Grade", "GradeItem", "StepCheck", "check",
            "exercises", "check_answer", "fact_card", "one_line", "origin", "show_answer", "sources_table",

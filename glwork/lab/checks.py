@@ -18,7 +18,7 @@ FIRST, SIMILAR, OTHER = "What are Scope 3 emissions?", "What is Scope 3?", "What
 QUERIES = ("What are Scope 1 emissions?", "What is Scope 1?", "Explain Scope 2 emissions",
            "What's the difference between Scope 1 and 2?")
 RESULT_KEYS = ("answer", "sources", "cached", "cost", "tokens")
-_last = {}
+_last: dict[int, str] = {}
 
 
 def check_step(n, agent):

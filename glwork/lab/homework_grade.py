@@ -8,14 +8,14 @@ from .report import Grade, GradeItem
 
 @dataclass
 class HomeworkItem(GradeItem):
-    key: str = None          # short name: "index", "caching", ...
+    key: str | None = None          # short name: "index", "caching", ...
 
 
 @dataclass(repr=False)
 class HomeworkGrade(Grade):
     """`refused` says why a submission was not graded (every line is then 0)."""
 
-    refused: str = None
+    refused: str | None = None
 
     def __getitem__(self, name):
         """The line called `name`, or whose key is `name` ("index", "answers", "caching", ...)."""

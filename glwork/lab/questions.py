@@ -19,7 +19,7 @@ POOL_FILE = Path(__file__).resolve().parents[1] / "data" / "homework_questions.j
 class Question:
     question: str
     paraphrase: str
-    doc: str = None                     # id of the document holding the fact (None: not checked)
+    doc: str | None = None                     # id of the document holding the fact (None: not checked)
     require_all: tuple = field(default=())
     forbid: tuple = field(default=())
 

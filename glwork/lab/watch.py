@@ -18,7 +18,7 @@ class Run:
 
     query: str
     result: object = None
-    error: str = None
+    error: str | None = None
     raw_keys: frozenset = frozenset()   # keys execute() itself returned (the kit fills cost/tokens)
     calls: list = field(default_factory=list)      # llm_call events answered by a model
     cache_calls: int = 0                            # llm_call events a session's cache answered

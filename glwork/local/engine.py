@@ -273,6 +273,7 @@ def one_at_a_time():
     if os.environ.get("GLWORK_LOCAL_SERIAL", "1") == "0":
         return contextlib.nullcontext()
     from filelock import FileLock
+
     from .model import cache_dir
     path = cache_dir() / "llama-run.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -325,7 +326,7 @@ def _load_llama(model):
     return eng
 
 
-_engines = {}   # one per (GLWORK_LOCAL_ENGINE, model), so switching back does not reload a model
+_engines: dict = {}   # one per (GLWORK_LOCAL_ENGINE, model), so switching back does not reload a model
 _engine_lock = threading.Lock()
 
 

@@ -18,7 +18,7 @@ from .faults import PLAN, SESSION_HEADER, status_reply
 from .wire import Reply, Stream, WireError, error_body, request_id, sse, wire_error_reply
 
 # (method, path regex, provider, handler); faults apply to these API routes only.
-API_ROUTES = [
+_API_PATHS = [
     ("POST", r"/(?:v1/)?chat/completions", "openai", openai_wire.chat),
     ("POST", r"/openai/deployments/[^/]+/chat/completions", "azure", openai_wire.chat),
     ("POST", r"/openai/v1/chat/completions", "azure", openai_wire.chat),
@@ -28,7 +28,7 @@ API_ROUTES = [
     ("POST", r"/(?:v1/)?messages", "anthropic", anthropic_wire.messages),
     ("POST", r"/(?:v1/)?messages/count_tokens", "anthropic", anthropic_wire.count_tokens),
 ]
-API_ROUTES = [(m, re.compile(p + "$"), prov, fn) for m, p, prov, fn in API_ROUTES]
+API_ROUTES = [(m, re.compile(p + "$"), prov, fn) for m, p, prov, fn in _API_PATHS]
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 MAX_BODY_BYTES = 10 * 1024 * 1024     # far above any prompt the local model (4k context) can take
 BODY_TIMEOUT_S = 30.0

@@ -25,8 +25,8 @@ ANTHROPIC_CACHE_WRITE_FACTOR = 1.25
 # Suffixes that name a snapshot of a model family (output limits only: a snapshot never has more)
 _SNAPSHOT = re.compile(r"^-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest|preview|\d)$")
 _DATE = re.compile(r"(20\d\d-\d\d-\d\d)")
-_extra = {}
-_warned = set()
+_extra: dict[str, dict] = {}
+_warned: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -38,9 +38,9 @@ class Price:
     cached_input: float        # prompt tokens read from the provider's cache
     as_of: str
     source: str
-    cache_write: float = None  # prompt tokens written to the cache (None: 1.25x input, Anthropic's)
-    max_output_tokens: int = None    # the model's own output limit, when known
-    context_window: int = None
+    cache_write: float | None = None  # prompt tokens written to the cache (None: 1.25x input, Anthropic's)
+    max_output_tokens: int | None = None    # the model's own output limit, when known
+    context_window: int | None = None
 
 
 @lru_cache(maxsize=1)

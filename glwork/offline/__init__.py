@@ -5,6 +5,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import config
 from ..config import record_backend
@@ -16,7 +17,7 @@ from .latency import LATENCY_HEADER, played_latency  # noqa: F401  (re-exported)
 from .replay import LOCAL_TIMEOUT, ReplayAdapter
 
 REPLAY_HOST = "http://replay.glwork.invalid"  # never resolves: a replay miss can't reach a network
-_open = {"name": None, "cm": None, "cassette": None, "path": None, "mode": None}
+_open: dict[str, Any] = {"name": None, "cm": None, "cassette": None, "path": None, "mode": None}
 
 
 @dataclass
@@ -191,7 +192,7 @@ def client_kwargs(provider: str) -> dict[str, str]:
 
 def adapter(provider: str, mode: str, timeout: float, api_version: str | None = None,
             default_headers: dict[str, str] | None = None, base_url: str | None = None, api_key: str | None = None,
-            azure_endpoint: str | None = None) -> Adapter:
+            azure_endpoint: str | None = None) -> Adapter | ReplayAdapter:
     """The provider adapter a session uses in `mode`. In replay mode it replays the cassette and
     hands what the cassette does not hold to the local backend (see glwork.offline.replay)."""
     from ..providers import make_adapter

@@ -109,7 +109,7 @@ class AnthropicAdapter(SDKAdapter):
         for _, b in sorted(blocks.items()):
             raw = "".join(b["json"]) or "{}"
             calls.append(ToolCall(b["id"], b["name"], json.loads(raw), raw))
-        return Completion(prefix + "".join(parts), calls, usage, model, _FINISH.get(finish, finish))
+        return Completion(prefix + "".join(parts), calls, usage, model, _FINISH.get(finish or "", finish))
 
 
 def _message(m):

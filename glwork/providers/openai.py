@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Generator
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import errors
 from ..response import Completion, ToolCall, Usage
@@ -23,7 +23,7 @@ class OpenAIAdapter(SDKAdapter):
     family = "openai"
     default_model = "gpt-4o-mini"
     key_env = "OPENAI_API_KEY"
-    key_envs = (key_env,)
+    key_envs: ClassVar[tuple[str, ...]] = (key_env,)
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  default_headers: dict[str, str] | None = None, **_: Any):
@@ -98,7 +98,9 @@ class OpenAIAdapter(SDKAdapter):
             stream = self.client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kw)
         except Exception as exc:
             raise self.error(exc) from None
-        parts, calls, usage, model, finish = [], {}, None, req.model, None
+        parts: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        usage, model, finish = None, req.model, None
         try:
             for chunk in stream:
                 model = chunk.model or model
@@ -173,7 +175,7 @@ def _tool_call(call_id: str | None, name: str, raw: str | None) -> ToolCall:
     except json.JSONDecodeError:
         log.warning("tool call %s: arguments are not valid JSON; kept in raw_arguments", name)
         args = {}
-    return ToolCall(call_id, name, args if isinstance(args, dict) else {"value": args}, raw)
+    return ToolCall(call_id or "", name, args if isinstance(args, dict) else {"value": args}, raw)
 
 
 def _usage(u: Any) -> Usage:

@@ -42,10 +42,10 @@ class RAGResponse:
     citations: list = field(default_factory=Citations)
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
-    model: str = None
+    model: str | None = None
     metadata: dict = field(default_factory=dict)
-    source: str = None    # where the answer came from: "recorded", "local" or "live" (ChatResponse.source)
-    provider: str = None  # the provider the engine asked (the model that answered is `model`)
+    source: str | None = None    # where the answer came from: "recorded", "local" or "live" (ChatResponse.source)
+    provider: str | None = None  # the provider the engine asked (the model that answered is `model`)
 
     def __str__(self):
         return str(self.answer)

@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from types import EllipsisType
 from typing import Any
 
 from .. import backends
@@ -42,7 +43,8 @@ def to_nano(usd: float, up: bool = False) -> int:
 
 
 _hold_ids = itertools.count()
-_local = {"limits": {"day": None, "month": None}, "spent": {}, "reserved": {}, "lock": threading.Lock()}
+_local: dict[str, Any] = {"limits": {"day": None, "month": None}, "spent": {}, "reserved": {},
+                          "lock": threading.Lock()}
 
 
 def _period_keys(now: float) -> tuple[str, str]:
@@ -65,9 +67,10 @@ class ClassBudget:
         self._counters = None
         if self.backend is not None:
             self._counters = self.backend.budget_counters()
-        self._pending = []           # settles that could not reach Redis, sent when it is back
+        self._pending: list[Any] = []           # settles that could not reach Redis, sent when it is back
         self._imported = self._counters is None   # side files of earlier kernels: read once
-        self._known_limits = None    # the limits seen last (for the fail-closed decision)
+        # the limits seen last, for the fail-closed decision
+        self._known_limits: dict[str, float | None] | None = None
         self._lock = threading.Lock()
         self._keeper = _HoldKeeper(self) if self._counters is not None else None
 
@@ -82,9 +85,10 @@ class ClassBudget:
     def shared(self) -> bool:
         return self.backend is not None
 
-    def set_limits(self, day: float | None = ..., month: float | None = ...) -> dict[str, float | None]:
+    def set_limits(self, day: float | None | EllipsisType = ...,
+                   month: float | None | EllipsisType = ...) -> dict[str, float | None]:
         """Set (a number of USD) or remove (None) the class's daily and/or monthly limit."""
-        limits = {}
+        limits: dict[str, float | None] = {}
         for period, value in (("day", day), ("month", month)):
             if value is ...:
                 continue
@@ -153,7 +157,8 @@ class ClassBudget:
         if ok:
             self._known_limits = {p: None if v is None else v / NANO for p, v in detail.items()}
             hold = ClassHold(self, hold_id, amount, day, month)
-            self._keeper.add(hold_id)
+            if self._keeper is not None:   # always, with counters
+                self._keeper.add(hold_id)
             return hold
         period, limit, spent, held = detail
         raise BudgetExceededError(
@@ -231,6 +236,8 @@ class ClassBudget:
     def flush_at_exit(self, timeout: float = EXIT_TIMEOUT_S) -> bool:
         """Send settles still waiting; what cannot reach Redis in `timeout` s is saved to a side file
         that the next kernel using this backend sends (spend is never dropped)."""
+        if self.backend is None:
+            return True               # embedded: nothing waits for Redis
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline:
             self.backend.link.ping()
@@ -287,7 +294,7 @@ class _HoldKeeper:
                 pass   # the link warned; tried again next round
 
 
-_exit_flush = set()    # class budgets with settles waiting for Redis
+_exit_flush: set[ClassBudget] = set()    # class budgets with settles waiting for Redis
 
 
 @atexit.register
@@ -313,7 +320,7 @@ class ClassHold:
         self.settle(0.0)
 
 
-_class_budgets = {}
+_class_budgets: dict[Any, ClassBudget] = {}
 
 
 def class_budget() -> ClassBudget:

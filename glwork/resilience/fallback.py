@@ -20,7 +20,7 @@ class Route:
     model: str
     options: dict = field(default_factory=dict, repr=False)   # base_url, api_key, ...: may hold a key
     adapter: object = field(default=None, repr=False)         # built on first use
-    mode: str = None
+    mode: str | None = None
 
     def __repr__(self):
         shown = {k: MASK if k == "api_key" else v for k, v in self.options.items()}

@@ -42,15 +42,15 @@ class Call:
 
     start: float                 # perf_counter at the start of the call
     streamed: bool
-    route: Route = None
+    route: Route | None = None
     attempts: int = 0            # HTTP attempts across routes
     route_attempt: int = 0       # on the current route
-    attempt_ms: float = None     # the last attempt's own latency
-    prompt_tokens: int = None    # estimate, for the limiter, the budget and charges
+    attempt_ms: float | None = None     # the last attempt's own latency
+    prompt_tokens: int | None = None    # estimate, for the limiter, the budget and charges
     hold: object = None          # budget reservation of the current attempt
     grant: object = None         # rate limiter grant of the answering attempt
     fallback_used: bool = False
-    progress: Progress = None    # what the current attempt's stream delivered so far
+    progress: Progress | None = None    # what the current attempt's stream delivered so far
     request: object = None       # the current attempt's ChatRequest (its route's model)
     charged: bool = False        # the last failed attempt was booked as a charge
 

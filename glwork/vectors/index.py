@@ -8,8 +8,9 @@ of ids are always exact. A search runs on one thread, training and large additio
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ConfigurationError
 from ..threads import QUERY_THREADS, faiss_threads, threads_for
@@ -114,16 +115,16 @@ class VectorIndex:
                 f"{self.dimension}: this index was built with another embedding model or endpoint.")
         params = None
         if subset is not None:
-            subset = _ids(subset)
-            k = min(k, len(subset))
+            allowed = _ids(subset)
+            k = min(k, len(allowed))
             if k == 0:
                 return [], []
             if self.approximate:
                 # Exact over the subset: an IVF search with a selector can miss allowed vectors.
-                scores = self.vectors(subset) @ query[0]
+                scores = self.vectors(allowed) @ query[0]
                 top = np.argsort(-scores, kind="stable")[:k]
-                return subset[top].tolist(), scores[top].tolist()
-            selector = faiss.IDSelectorBatch(subset)  # keep a reference while faiss uses it
+                return allowed[top].tolist(), scores[top].tolist()
+            selector = faiss.IDSelectorBatch(allowed)  # keep a reference while faiss uses it
             params = faiss.SearchParameters(sel=selector)
         else:
             k = min(k, len(self))

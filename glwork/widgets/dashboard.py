@@ -41,7 +41,7 @@ class Dashboard(View):
     """Subclasses build `self.figure` in `_figure()` and fill it in `_draw()`; `events` lists the
     event kinds that make it redraw (`_wants(event)` can filter them further)."""
 
-    kinds = ()
+    kinds: tuple[str, ...] = ()
     title = "Dashboard"
 
     def __init__(self, refresh_delay=REFRESH_S):

@@ -12,6 +12,7 @@ Screenshots land in build/screenshots/. No browser is downloaded: Chromium is De
 import re
 
 import pytest
+
 from lab_harness import CHROMIUM_FLAGS, SHOTS, chromium, jupyterlab, news_prompt_shown, open_notebook, run_all, shot
 
 try:

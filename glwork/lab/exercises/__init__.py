@@ -11,7 +11,7 @@ from ..attendee_code import describe
 from ..report import ExerciseCheck, Findings
 
 PARTS = ("part1", "part2", "part3", "part4", "part5", "part7")
-_registry = {}   # id -> (title, check function)
+_registry: dict[str, tuple] = {}   # id -> (title, check function)
 
 
 def exercise(exercise_id, title):

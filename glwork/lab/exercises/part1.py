@@ -53,6 +53,7 @@ def second_tool(found, session, response):
 @exercise("01.json_numbers", "get JSON whose numbers a program can use")
 def json_numbers(found, response, expected_tonnes=2_300_000):
     import json
+
     from ...response import ChatResponse
     if response is None:
         found.todo("no reply yet: send the extraction request in JSON mode")
@@ -86,6 +87,7 @@ def json_numbers(found, response, expected_tonnes=2_300_000):
 @exercise("01.grounded", "ground a question of your own in the corpus")
 def grounded(found, session, response):
     import re
+
     from ...session import ChatSession
     if session is None or response is None:
         found.todo("no session or reply yet: put a fact card in the system message and ask your question")

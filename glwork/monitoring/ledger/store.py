@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS alerts_fired (alert TEXT NOT NULL, period TEXT NOT NU
 SOURCE_OF_MODE = "CASE mode WHEN 'replay' THEN 'recorded' WHEN 'local' THEN 'local' ELSE 'live' END"
 SOURCE = f"COALESCE(source, {SOURCE_OF_MODE})"
 BILLED = f"{SOURCE} = 'live'"     # replayed and local calls cost nothing: priced as if, never spend
-_CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+_CORRUPT = (11, 26)   # SQLITE_CORRUPT, SQLITE_NOTADB: named in sqlite3 only from Python 3.11 on
 
 
 def default_path() -> str:
@@ -200,7 +200,7 @@ def for_path(path: str) -> LedgerStore:
     with _stores_lock:
         s = _stores.get(path)
         fresh = s is None or s.pid != os.getpid()
-        if fresh:
+        if s is None or fresh:
             s = _stores[path] = LedgerStore(path)
     if fresh and path != MEMORY and spool.pending(path):
         n = spool.import_into(path, lambda rows: s.insert_many(INSERT, [values(r) for r in rows]))
