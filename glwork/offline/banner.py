@@ -3,17 +3,25 @@ from .. import config
 from .cassettes import read_provenance
 
 
-def _local_label():
-    """The model that answers requests naming no local model (the engine is loaded to know it:
-    a missing model means the extractive fallback, and the banner must say that one)."""
+def _local_label(short=False):
+    """The model that will answer requests naming no local model, without loading it (a banner that
+    waits for a model to load, behind other kernels' jobs, is a notebook that seems to hang). Each
+    answer still names the model that really wrote it."""
+    import importlib.util
+    import os
     try:
-        from ..local import engine_info
-        info = engine_info()
-        label = f"{info.get('model', '?')} ({info.get('runtime', 'local')})"
-        if info.get("engine") == "llama":
-            from ..local.models import MODELS
-            for other in (m.name for m in MODELS.values() if m.id != info.get("model")):
-                label += f"; to ask {other}: GLWORK_LOCAL_MODEL={other} or model={other!r}"
+        from ..local.model import models_dir
+        from ..local.models import MODELS, chosen
+        model = chosen("chat")
+        engine = os.environ.get("GLWORK_LOCAL_ENGINE", "auto")
+        if engine == "extractive" or importlib.util.find_spec("llama_cpp") is None \
+                or not (models_dir() / model.filename).exists():
+            return "the extractive fallback glwork-extractive-v1 (quotes the corpus; no local chat model is installed)"
+        label = f"{model.id} (llama.cpp, loaded on first use)"
+        if short:
+            return model.id
+        for other in (m.name for m in MODELS.values() if m.name != model.name):
+            label += f"; to ask {other}: GLWORK_LOCAL_MODEL={other} or model={other!r}"
         return label
     except Exception as exc:  # the banner must never be the cell that fails
         return f"unavailable: {exc}"
@@ -34,14 +42,14 @@ def banner_text(name, mode, path):
     lines = [head, "-" * len(head)]
     if mode == "replay":
         prov = read_provenance(path)
-        models = ", ".join(prov.get("models") or []) or "unknown model"
+        models = ", ".join(prov.get("models") or []) or "none: this notebook's cells call no model"
         lines += [f"Responses are replayed from cassettes/{path.name}, recorded on "
                   f"{prov.get('recorded_on', 'an unknown date')} from the {prov.get('backend', 'unknown backend')} "
                   f"(models: {models}).",
                   "No provider is contacted and no key is needed. Costs are estimates at the prices of the "
-                  "models each cell asks for.",
-                  "Free-form questions (the chat widget, your own cells with mode='local') go to the embedded "
-                  "local model on 127.0.0.1, never to a provider."]
+                  "models each cell asks for; nothing is billed.",
+                  "A question of your own or a cell you change is not in the recording: the embedded local "
+                  f"model answers it on 127.0.0.1 ({_local_label(short=True)}), and a line under the cell says so."]
     elif mode == "record":
         lines += [f"Recording: responses come from {_recording_label()} and are written to cassettes/{path.name} "
                   f"(credentials scrubbed)."]

@@ -102,6 +102,18 @@ def write_empty(path, backend):
         "recorded_on": dt.date.today().isoformat(), "backend": label, "models": [], "interactions": 0}}}))
 
 
+def _joined_streams(outputs):
+    """A streamed answer as one output, not one per token (Jupyter shows them alike; nbval joins them too)."""
+    joined = []
+    for out in outputs:
+        if joined and out.get("output_type") == "stream" and joined[-1].get("output_type") == "stream" \
+                and joined[-1].get("name") == out.get("name"):
+            joined[-1]["text"] = joined[-1]["text"] + out["text"]
+        else:
+            joined.append(out)
+    return joined
+
+
 def refresh(path):
     """Execute a notebook in replay mode and store its outputs in place (what nbval compares)."""
     import nbformat
@@ -111,14 +123,17 @@ def refresh(path):
     with tempfile.TemporaryDirectory() as tmp, \
             _env(GLWORK_MODE="replay", GLWORK_CASSETTE_DIR=None, GLWORK_RECORD_BACKEND=None, GLWORK_REPLAY_STRICT="1",
                  GLWORK_STATIC_FIGURES="1", GLWORK_LEDGER=str(Path(tmp) / "ledger.sqlite3")):
-        NotebookClient(nb, timeout=900, kernel_name="python3",
+        # No widget state: a plotly FigureWidget stores plotly.js (5 MB) in it; the widgets redraw when run.
+        NotebookClient(nb, timeout=900, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb.metadata.pop("widgets", None)
     count = 0
     for cell in nb.cells:  # counts 1..n, so a re-run changes no line of the file but real outputs
         if cell.cell_type == "code":
             count += 1
             cell.execution_count = count
             cell.metadata.pop("execution", None)   # run timestamps: noise in every diff
+            cell.outputs = _joined_streams(cell.get("outputs", []))
             for out in cell.get("outputs", []):
                 if "execution_count" in out:
                     out["execution_count"] = count
