@@ -148,7 +148,11 @@ def test_openai_errors_are_sdk_errors(oai, server):
 
 
 def test_models_and_health(oai, server):
-    assert [m.id for m in oai.models.list()] == [LOCAL_MODEL, "all-MiniLM-L6-v2"]
+    from glwork.local.model import is_installed
+    from glwork.local.models import MODELS
+    # the answering model first, every other installed chat model (each answers by name), the embedder last
+    others = [m.id for m in MODELS.values() if m.id != LOCAL_MODEL and is_installed(m)]
+    assert [m.id for m in oai.models.list()] == [LOCAL_MODEL, *others, "all-MiniLM-L6-v2"]
     health = oai.get(server.url + "/health", cast_to=object)
     assert health["engine"]["engine"] == "llama" and health["engine"]["model"] == LOCAL_MODEL
     assert "llama-cpp-python" in health["engine"]["runtime"]
