@@ -151,16 +151,7 @@ NOTEBOOKS = sorted(p for pattern in ("notebooks/**/*.ipynb", "course/source/**/*
 
 # Notebooks whose imports are still to change (issue 18: the names are public now); each entry
 # fails as XPASS once its notebook is fixed: then delete the entry.
-PENDING = {
-    "notebooks/extras/03_cache_precision.ipynb":
-        "cell 8b67c696: from glwork.cache import ... / from glwork.cache.plots import operating_points -> "
-        "from glwork.lab import load_precision_curves, operating_points, plot_precision_recall, side_by_side",
-    "notebooks/homework/document_qa.ipynb":
-        "cell kit: from glwork.rag.corpus import load_carbon_corpus -> from glwork.lab import load_carbon_corpus",
-    "course/source/document_qa/document_qa.ipynb":
-        "cell kit: glwork.rag.corpus -> glwork.lab; cell agent: glwork.embeddings.local_embedder -> glwork.llm, "
-        "glwork.rag.citations.resolve_citations/attribute -> glwork.agents.resolve_citations/attribute_citations",
-}
+PENDING: dict[str, str] = {}   # notebook -> the moves it still needs (none left)
 
 
 def _code(cell):
