@@ -137,13 +137,32 @@ def test_a_missing_model_falls_back_to_extractive_and_says_how_to_install(clean_
     assert "glwork models install qwen2.5-coder-1.5b-instruct" in eng.why
 
 
+def _installed(monkeypatch, tmp_path, *specs):
+    """GGUF files for `specs` in a cache of their own, and llama.cpp importable (as far as the banner looks)."""
+    import importlib.util
+    monkeypatch.setenv("GLWORK_CACHE_DIR", str(tmp_path))
+    (tmp_path / "models").mkdir(exist_ok=True)
+    for spec in specs:
+        (tmp_path / "models" / spec.filename).write_bytes(b"")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "llama_cpp" else real(name, *a))
+
+
 def test_the_local_banner_names_the_model_that_answers(loads, monkeypatch, tmp_path):
+    _installed(monkeypatch, tmp_path, SMALL, LARGE)
     monkeypatch.setenv(models.MODEL_ENV, "qwen2.5-coder-1.5b-instruct")
     text = banner_text("01_chatsession", "local", tmp_path / "01_chatsession.yaml")
-    assert f"127.0.0.1: {LARGE.id} (llama-cpp-python (test)); to ask qwen2.5-coder-0.5b-instruct: " in text
+    assert f"127.0.0.1: {LARGE.id} (llama.cpp, loaded on first use); to ask qwen2.5-coder-0.5b-instruct: " in text
     monkeypatch.setenv(models.MODEL_ENV, "0.5b")
     text = banner_text("01_chatsession", "local", tmp_path / "01_chatsession.yaml")
-    assert f"127.0.0.1: {SMALL.id} (" in text and LARGE.id not in text
+    assert f"127.0.0.1: {SMALL.id} (" in text and LARGE.id not in text.split("to ask")[0]
+    assert loads == []   # naming the model does not load it: a banner must not wait for a model
+
+
+def test_the_replay_banner_names_the_model_that_answers_your_own_questions(clean_choice, monkeypatch, tmp_path):
+    _installed(monkeypatch, tmp_path, SMALL)
+    text = banner_text("01_chatsession", "replay", tmp_path / "01_chatsession.yaml")
+    assert f"the embedded local model answers it on 127.0.0.1 ({SMALL.id})" in text
 
 
 def test_the_banner_of_a_local_recording_names_its_model(clean_choice, monkeypatch, tmp_path):
@@ -156,4 +175,4 @@ def test_the_banner_names_the_fallback_when_no_model_is_installed(clean_choice, 
     monkeypatch.setenv("GLWORK_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(engine_mod, "_engines", {})
     text = banner_text("06_lab_agent", "local", tmp_path / "06.yaml")
-    assert "127.0.0.1: glwork-extractive-v1 (python" in text and "qwen" not in text
+    assert "127.0.0.1: the extractive fallback glwork-extractive-v1 (quotes the corpus" in text and "qwen" not in text
