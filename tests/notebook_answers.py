@@ -75,7 +75,9 @@ def problems_in(nb_path, fresh=None):
                 nxt = cells[i + 1] if i + 1 < len(cells) else None
                 tags = (nxt or {}).get("metadata", {}).get("tags", [])
                 text = "".join((nxt or {}).get("source", ""))
-                if not nxt or nxt["cell_type"] != "markdown" or "correction" not in tags or "data/" not in text:
+                # the right fact's source: the corpus in data/, or for an extraction the prompt it was given
+                if not nxt or nxt["cell_type"] != "markdown" or "correction" not in tags \
+                        or not ("data/" in text or "the prompt" in text):
                     found.append(f"{where} is wrong on purpose, but the next cell is not a markdown cell tagged "
-                                 f"'correction' citing its source in data/")
+                                 f"'correction' citing its source (data/..., or the prompt)")
     return found

@@ -66,14 +66,16 @@ def json_reply(text):
 
 
 def test_json_numbers_solution_passes():
-    assert check("01.json_numbers", json_reply('{"company": "Siemens", "year": 2022, "emissions": 2300000}')).passed
+    text = '{"company": "Siemens", "year": 2022, "scope1_tonnes": 2300000, "scope2_tonnes": 450000}'
+    assert check("01.json_numbers", json_reply(text)).passed
 
 
 @pytest.mark.parametrize("text,advice", [
-    ('{"company": "Siemens", "emissions": 2.3}', "written out in full"),
-    ('{"company": "Siemens", "emissions": "2.3M"}', "not a number"),
-    ('{"company": "Siemens", "tonnes": 2300000}', "no 'emissions' key"),
+    ('{"company": "Siemens", "scope1": 2.3, "scope2": 0.45}', "written out in full"),
+    ('{"company": "Siemens", "scope1": "2.3M tonnes", "scope2": "450k tonnes"}', "json_schema"),
+    ('{"company": "Siemens", "scope1": 2300000}', "450,000"),
     ("Siemens emitted 2.3M tonnes", "not JSON"),
+    ('[2300000, 450000]', "not an object"),
 ])
 def test_json_numbers_wrong_attempts(text, advice):
     result = check("01.json_numbers", json_reply(text))

@@ -209,7 +209,9 @@ def test_instructor_dashboard_on_the_local_backend_as_anthropic(tmp_path, monkey
 
 
 def _all_notebooks():
-    return sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    """Every notebook with code (08_wrap_up is prose only: nothing to parameterise or run)."""
+    return sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+                  and any(c["cell_type"] == "code" for c in json.loads(p.read_text())["cells"]))
 
 
 @pytest.mark.parametrize("path", _all_notebooks(), ids=lambda p: str(p.relative_to(NOTEBOOKS)))

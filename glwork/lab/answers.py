@@ -14,7 +14,7 @@ A cell that calls a model but shows no fact says so: {"glwork": {"answer": {"not
 `tests/test_notebook_answers.py` holds every stored answer to its expectation, and the papermill runs
 on the local model hold fresh answers to it too. An answer that fails is allowed only when the
 expectation says "wrong-on-purpose" and the next cell (tagged "correction") gives the right fact and
-its source in data/.
+its source (data/..., or for an extraction the prompt it was given).
 """
 import re
 from dataclasses import dataclass, field

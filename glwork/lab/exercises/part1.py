@@ -51,7 +51,7 @@ def second_tool(found, session, response):
 
 
 @exercise("01.json_numbers", "get JSON whose numbers a program can use")
-def json_numbers(found, response, expected_tonnes=2_300_000):
+def json_numbers(found, response, expected=(2_300_000, 450_000)):
     import json
 
     from ...response import ChatResponse
@@ -64,24 +64,25 @@ def json_numbers(found, response, expected_tonnes=2_300_000):
     try:
         data = json.loads(response)
     except ValueError:
-        found.fail("the reply is not JSON: create the session with response_format={'type': 'json_object'}")
+        found.fail("the reply is not JSON: create the session with a response_format")
         return
-    if not isinstance(data, dict) or "emissions" not in data:
-        found.fail(f"the JSON has no 'emissions' key ({sorted(data) if isinstance(data, dict) else data!r}): "
-                   f"name the keys you want in the system message")
+    if not isinstance(data, dict):
+        found.fail(f"the JSON is a {type(data).__name__}, not an object with keys")
         return
-    value = data["emissions"]
-    if isinstance(value, str):
-        found.fail(f"emissions is the text {value!r}, not a number: give the session a JSON schema in which "
-                   f"emissions is an integer, response_format={{'type': 'json_schema', 'json_schema': "
-                   f"{{'name': 'record', 'schema': {{...}}}}}}; the model can then only write a number")
-    elif not isinstance(value, (int, float)) or isinstance(value, bool):
-        found.fail(f"emissions is {value!r}: ask for a plain number of tonnes")
-    elif value != expected_tonnes:
-        found.fail(f"emissions is {value:g}, not {expected_tonnes:,}: ask for tonnes written out in full "
-                   f"(2.3M tonnes = {expected_tonnes}), not in millions")
+    numbers = [v for v in data.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    texts = {k: v for k, v in data.items() if isinstance(v, str) and any(c.isdigit() for c in v)}
+    missing = [n for n in expected if n not in numbers]
+    if not missing:
+        found.ok(f"both amounts are numbers a program can add up: {', '.join(f'{n:,}' for n in expected)}")
+        return
+    if texts:
+        found.fail(f"{', '.join(f'{k}={v!r}' for k, v in texts.items())} is text, not a number: give the session "
+                   f"a JSON schema whose amount fields are integers, response_format={{'type': 'json_schema', "
+                   f"'json_schema': {{'name': 'record', 'schema': {{...}}}}}}; the model can then only write numbers")
     else:
-        found.ok(f"emissions is {value:,} tonnes, a number a program can add up")
+        shown = ", ".join(f"{k}={v!r}" for k, v in data.items())
+        found.fail(f"expected the amounts {', '.join(f'{n:,}' for n in missing)} as numbers, got {shown}: "
+                   f"tonnes written out in full (2.3M = 2300000, 450k = 450000), one field each")
 
 
 @exercise("01.grounded", "ground a question of your own in the corpus")
