@@ -145,7 +145,8 @@ def _installed(monkeypatch, tmp_path, *specs):
     for spec in specs:
         (tmp_path / "models" / spec.filename).write_bytes(b"")
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "llama_cpp" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "llama_cpp" else real(name, *a))
 
 
 def test_the_local_banner_names_the_model_that_answers(loads, monkeypatch, tmp_path):

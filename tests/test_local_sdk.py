@@ -274,3 +274,19 @@ def test_embedder_api():
     assert emb.encode([]).shape == (0, 384)
     raw = base64.b64encode(v[0].astype("<f4").tobytes())
     assert np.allclose(np.frombuffer(base64.b64decode(raw), "<f4"), v[0])
+
+
+def test_anthropic_json_schema_comes_back_as_json_that_matches_it(server):
+    # ChatSession sends Anthropic a json_schema as a forced tool; the local backend constrains the tool's
+    # input to the schema, so the required integer is there, sent or streamed.
+    from glwork.llm import ChatSession
+    schema = {"type": "object", "properties": {"company": {"type": "string"}, "emissions": {"type": "integer"}},
+              "required": ["company", "emissions"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "record", "schema": schema}}
+    for stream in (False, True):
+        s = ChatSession(provider="anthropic", model=CLAUDE, base_url=server.url, api_key="local", max_tokens=80,
+                        response_format=fmt, system_message="Amounts are tonnes written out in full: 1.5M = 1500000.")
+        ask = "Extract: Company: Tesla, Emissions: 1.2M tons"
+        text = "".join(s.stream_message(ask)) if stream else str(s.send_message(ask))
+        data = json.loads(text)
+        assert isinstance(data["emissions"], int) and data["company"] == "Tesla", text

@@ -115,3 +115,25 @@ def test_cache_read_tokens_are_counted_and_priced(wire_server):
     r = session(wire_server).send_message("x")
     assert (r.usage.input_tokens, r.usage.cached_tokens, r.usage.cache_creation_tokens) == (1300, 1000, 200)
     assert r.cost == pytest.approx((100 * 0.80 + 1000 * 0.08 + 200 * 0.80 * 1.25 + 10 * 4.0) / 1e6)
+
+
+def test_json_schema_is_a_forced_tool_whose_input_is_the_reply(wire_server):
+    # Messages has no response_format: the schema goes out as a tool the model must call, and the
+    # tool's input (which the schema constrains) comes back as the reply's JSON text, not as a tool call.
+    body = json.loads(cassette("anthropic/messages_nonstream_basic.yaml")[0].body)
+    body["content"] = [{"type": "tool_use", "id": "toolu_01", "name": "record",
+                        "input": {"company": "Tesla", "year": 2023, "emissions": 1200000}}]
+    body["stop_reason"] = "tool_use"
+    wire_server.queue(Canned(200, {"content-type": "application/json"}, json.dumps(body).encode()))
+    schema = {"type": "object", "properties": {"emissions": {"type": "integer"}}, "required": ["emissions"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "record", "schema": schema}}
+    s = session(wire_server, response_format=fmt)
+    r = s.send_message("Extract: Company: Tesla, Year: 2023, Emissions: 1.2M tons")
+    assert json.loads(r) == {"company": "Tesla", "year": 2023, "emissions": 1200000}
+    assert r.tool_calls == [] and r.function_call is None and r.finish_reason == "stop"
+    req = wire_server.requests[0].json
+    assert req["tools"] == [{"name": "record", "description": "Give the answer as this tool's input.",
+                             "input_schema": schema}]
+    assert req["tool_choice"] == {"type": "tool", "name": "record"}
+    assert req["messages"] == [{"role": "user", "content": "Extract: Company: Tesla, Year: 2023, Emissions: 1.2M tons"}]
+    assert s.get_conversation_history()[-1]["content"] == str(r)   # the next turn sees the JSON it gave

@@ -34,6 +34,17 @@ class AnthropicAdapter(SDKAdapter):
     def _kwargs(self, req):
         system = req.system
         messages = _merge_roles([_message(m) for m in req.messages])
+        schema = _schema_tool(req)
+        if schema:
+            # Messages has no json_schema: Anthropic's own way is a tool whose input_schema is the schema,
+            # forced, so the model can only answer with input that matches it (its input is the reply).
+            kw = {"model": req.model, "messages": messages, "max_tokens": req.max_tokens or DEFAULT_MAX_TOKENS,
+                  "tools": [schema], "tool_choice": {"type": "tool", "name": schema["name"]}}
+            if system:
+                kw["system"] = system
+            if req.temperature is not None:
+                kw["extra_body"] = {"temperature": min(max(req.temperature, 0.0), 1.0)}
+            return kw
         if req.json_mode:
             # No JSON mode in Messages: instruct, and prefill the reply with "{" so it starts as JSON.
             system = f"{system}\n\n{JSON_INSTRUCTION}" if system else JSON_INSTRUCTION
@@ -63,6 +74,9 @@ class AnthropicAdapter(SDKAdapter):
         text = "".join(b.text for b in resp.content if b.type == "text")
         calls = [ToolCall(b.id, b.name, dict(b.input or {}), json.dumps(b.input or {}))
                  for b in resp.content if b.type == "tool_use"]
+        if _schema_tool(req):   # the forced tool's input is the JSON reply, not a call for the caller to run
+            text, calls = (calls[0].raw_arguments if calls else text), []
+            return Completion(text, [], _usage(resp.usage), resp.model, "stop", getattr(resp, "_request_id", None))
         if req.json_mode:
             text = "{" + text
         return Completion(text, calls, _usage(resp.usage), resp.model, _FINISH.get(resp.stop_reason, resp.stop_reason),
@@ -76,7 +90,8 @@ class AnthropicAdapter(SDKAdapter):
         except Exception as exc:
             raise self.error(exc) from None
         parts, blocks, usage, model, finish, done = [], {}, Usage(), req.model, None, False
-        prefix = "{" if req.json_mode else ""  # the prefill; sent with the first real delta
+        schema = _schema_tool(req) is not None
+        prefix = "{" if req.json_mode and not schema else ""  # the prefill; sent with the first real delta
         try:
             for ev in stream:
                 if ev.type == "message_start":
@@ -93,6 +108,9 @@ class AnthropicAdapter(SDKAdapter):
                         yield piece
                     elif ev.delta.type == "input_json_delta":
                         blocks[ev.index]["json"].append(ev.delta.partial_json)
+                        if schema and ev.delta.partial_json:   # the schema tool's input is the reply: stream it
+                            parts.append(ev.delta.partial_json)
+                            yield ev.delta.partial_json
                 elif ev.type == "message_delta":
                     finish = ev.delta.stop_reason or finish
                     if ev.usage and ev.usage.output_tokens is not None:
@@ -105,11 +123,23 @@ class AnthropicAdapter(SDKAdapter):
             stream.close()
         if not done:
             raise stream_cut(self.name)
+        if schema:
+            return Completion("".join(parts) or "{}", [], usage, model, "stop")
         calls = []
         for _, b in sorted(blocks.items()):
             raw = "".join(b["json"]) or "{}"
             calls.append(ToolCall(b["id"], b["name"], json.loads(raw), raw))
         return Completion(prefix + "".join(parts), calls, usage, model, _FINISH.get(finish or "", finish))
+
+
+def _schema_tool(req):
+    """The tool that stands for an OpenAI-style json_schema response_format, or None."""
+    fmt = req.response_format or {}
+    if fmt.get("type") != "json_schema" or req.tools:
+        return None
+    spec = fmt.get("json_schema") or {}
+    return {"name": spec.get("name") or "record", "description": spec.get("description") or
+            "Give the answer as this tool's input.", "input_schema": spec.get("schema") or {"type": "object"}}
 
 
 def _message(m):
