@@ -57,14 +57,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check glwork tests benchmarks
 	$(BIN)/mypy
 
+# Both suites run on every core (pytest-xdist; worksteal evens out the minutes-long notebook tests).
 test-unit: $(STAMP) models
-	$(BIN)/python -m pytest -p no:cacheprovider --durations=15 tests --ignore=tests/e2e
+	$(BIN)/python -m pytest -p no:cacheprovider -n auto --dist worksteal --durations=15 tests --ignore=tests/e2e
 
 # Stored outputs of every notebook, replayed from its cassette (no key, no network). Strict: a request
 # the cassette does not hold fails here instead of being answered by the local model.
 test-notebooks: $(STAMP) models
 	env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u AZURE_OPENAI_API_KEY GLWORK_MODE=replay GLWORK_REPLAY_STRICT=1 \
-		$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg \
+		$(BIN)/python -m pytest -p no:cacheprovider -n auto --dist loadfile --nbval --nbval-sanitize-with $(NOTEBOOKS)/sanitize.cfg \
 		$(NOTEBOOKS) --ignore=$(NOTEBOOKS)/.ipynb_checkpoints
 
 # Browser test: JupyterLab on 127.0.0.1 with a token, the playground run in headless Chromium driven

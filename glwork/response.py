@@ -65,8 +65,11 @@ class Completion:
 SOURCES = ("recorded", "local", "live")
 
 
-def source_label(source, provider, model):
-    """Where a reply came from, in a few words for a footer or a table."""
+def source_label(source, provider, model, cached=False):
+    """Where a reply came from, in a few words for a footer or a table. `cached`: a semantic-cache
+    hit repeats an earlier reply, so it says where that one came from, never "answered now"."""
+    if cached:
+        return "from the semantic cache; first " + source_label(source, provider, model).replace(" now ", " ")
     if source == "recorded":
         return f"replayed from the recording ({provider} / {model})"
     if source == "local":

@@ -168,3 +168,10 @@ def test_replay_reports_the_recorded_latency_not_its_own(wire_server, cassettes,
     assert s.get_response_time() == r.latency_ms
     "".join(s.stream_message("One word"))
     assert s.get_calls()[-1].latency_ms < 300 and s.get_calls()[-1].source == "recorded"
+
+
+def test_a_cache_hit_says_where_its_reply_first_came_from_never_answered_now():
+    from glwork.response import source_label
+    label = source_label("local", "openai", "qwen2.5-coder-0.5b", cached=True)
+    assert label == "from the semantic cache; first answered by the local model qwen2.5-coder-0.5b (not openai)"
+    assert source_label("recorded", "openai", "m", cached=True).startswith("from the semantic cache; first replayed")

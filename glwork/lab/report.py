@@ -72,7 +72,8 @@ class CheckResult:
         colour = {"passed": COLOURS["ok"], "failed": COLOURS["fail"], "todo": COLOURS["todo"]}[self.status]
         items = "".join(f'<li style="list-style:none;color:{COLOURS[f.level]}">{MARKS[f.level]} '
                         f'{html.escape(f.text)}</li>' for f in self.findings)
-        return (f'<div><b>{html.escape(self.heading)}: '
+        # tex2jax_ignore: JupyterLab typesets $...$ in HTML output as maths, and these texts are full of dollars
+        return (f'<div class="tex2jax_ignore mathjax_ignore"><b>{html.escape(self.heading)}: '
                 f'<span style="color:{colour}">{LABELS[self.status]}</span></b>'
                 f'<ul style="margin:0.3em 0;padding-left:0.5em">{items}</ul></div>')
 
@@ -176,7 +177,8 @@ class Grade:
                 rows.append(f'<tr><td style="text-align:left">{html.escape(i.name)}</td>'
                             f'<td style="color:{colour};text-align:right">{_n(i.points)}/{_n(i.max_points)}</td>'
                             f'<td style="text-align:left">{notes}</td></tr>')
-        return (f'<div><b>Homework: document Q&amp;A system · {_n(self.total)}/{_n(self.max_total)} '
+        return (f'<div class="tex2jax_ignore mathjax_ignore"><b>Homework: document Q&amp;A system · '
+                f'{_n(self.total)}/{_n(self.max_total)} '
                 f'(+{_n(self.bonus)}/{_n(self.max_bonus)} bonus)</b><table>{"".join(rows)}</table></div>')
 
 

@@ -7,7 +7,7 @@ from ..response import source_label
 def origin(response, provider=None):
     """Where an answer came from, in a few words: the recording, the local model (named), live."""
     return source_label(getattr(response, "source", None), provider or getattr(response, "provider", None),
-                        getattr(response, "model", None))
+                        getattr(response, "model", None), cached=bool(getattr(response, "cached", False)))
 
 
 def show_answer(response, provider=None):
@@ -19,8 +19,6 @@ def show_answer(response, provider=None):
     meta = getattr(response, "metadata", None) or {}
     if "context_passages" in meta:
         bits.append(f"{meta['context_passages']} passages in the prompt")
-    if getattr(response, "cached", False):
-        bits.append("served from the semantic cache")
     print(str(response).strip())
     print(f"\n[{' · '.join(bits)}]")
 

@@ -32,7 +32,7 @@ def available_providers(mode):
 def models_for(provider, current=None):
     """Models of the pricing table for the family `provider` serves (Azure: OpenAI's), the default first."""
     from ..monitoring.pricing import known_models
-    names = known_models(provider, registered=False)
+    names = [n for n in known_models(provider, registered=False) if "embedding" not in n]   # chat models only
     first = [default_model(provider)] + ([current] if current else [])
     return list(dict.fromkeys(first + names))
 
@@ -51,7 +51,7 @@ def footer_html(f, live=True):
     secs = f"{f['latency_ms'] / 1000:.1f} s"
     return (f'<div class="glw-foot">{f["input_tokens"]} in + {f["output_tokens"]} out tokens · {esc(cost)} · '
             f'{esc(secs) if live else volatile(secs)} · cached: {"yes" if f["cached"] else "no"} · '
-            f'{esc(source_label(f.get("source"), f["provider"], f["model"]))}</div>')
+            f'{esc(source_label(f.get("source"), f["provider"], f["model"], cached=f["cached"]))}</div>')
 
 
 class ChatWidget(View):

@@ -107,7 +107,7 @@ class View:
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         data = {"text/plain": self.summary(),
-                "text/html": f'<div class="glw">{STYLE}{self.static_html()}</div>'}
+                "text/html": f'<div class="glw tex2jax_ignore mathjax_ignore">{STYLE}{self.static_html()}</div>'}
         live = self.widget._repr_mimebundle_() if self.widget is not None else None
         if live and WIDGET_MIME in live:
             data[WIDGET_MIME] = live[WIDGET_MIME]

@@ -93,7 +93,7 @@ def cheaper_summary(found, cheaper, reference):
     ratio = float(cheaper.cost) / float(reference.cost) if reference.cost else 1.0
     u, r = cheaper.usage, reference.usage
     found.info(f"first summary: {r.input_tokens} tokens in, {r.output_tokens} out, ${float(reference.cost):.6f}; "
-               f"yours: {u.input_tokens} in, {u.output_tokens} out, ${float(cheaper.cost):.6f} ({ratio:.0%})")
+               f"yours: {u.input_tokens} in, {u.output_tokens} out, ${float(cheaper.cost):.6f} ({_percent(ratio)})")
     text = str(cheaper).strip()
     if cheaper.finish_reason == "length":
         found.fail(f"your summary was cut off at max_tokens ({u.output_tokens} tokens): a cut answer is not "
@@ -110,8 +110,13 @@ def cheaper_summary(found, cheaper, reference):
                           f"passage the summary needs (e.g. its first paragraph: fact_card(...))")
         advice.append("or ask a cheaper model (gpt-4o-mini, claude-3-5-haiku: compare their prices in the team "
                       "table above)")
-        found.fail(f"your summary costs {ratio:.0%} of the first one, over half: " + "; ".join(advice))
+        found.fail(f"your summary costs {_percent(ratio)} of the first one, over half: " + "; ".join(advice))
         return
-    found.ok(f"the same kind of summary for {ratio:.0%} of the cost")
+    found.ok(f"the same kind of summary for {_percent(ratio)} of the cost")
     found.info("the two levers add up: a prompt cut to what the task needs, on the smallest model that does the "
                "task well (for a summary like this, often 20-100x cheaper than gpt-4)")
+
+
+def _percent(ratio):
+    """0.46 -> '46%', 0.0046 -> '0.46%' (not '0%': a much cheaper model costs a fraction of a percent)."""
+    return f"{ratio:.0%}" if ratio >= 0.1 else f"{ratio * 100:.2g}%"
