@@ -91,3 +91,9 @@ def test_grounded_solution_passes_and_shortcuts_fail():
     assert "no fact card" in str(check("01.grounded", session(system_message="You are an expert."), good))
     off_topic = ChatResponse("Paris is the capital of France.")
     assert "shares almost no words" in str(check("01.grounded", session(system_message=card), off_topic))
+
+
+def test_check_results_are_not_typeset_as_maths_in_jupyterlab():
+    # "reserved $0.0019 ... cost $0.0013": JupyterLab typesets $...$ in HTML output unless told not to
+    html = check("01.json_numbers", json_reply('{"a": "2.3M"}'))._repr_html_()
+    assert html.startswith('<div class="tex2jax_ignore mathjax_ignore">')

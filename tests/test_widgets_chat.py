@@ -186,6 +186,7 @@ def test_static_snapshot_for_frontends_without_widgets(wire_server):
     html = bundle["text/html"]
     assert "Answer in **one** word" in html and "<p>Southern Ocean.</p>" in html
     assert 'class="glw-volatile"' in html                                # the latency, for nbval to blank
+    assert html.startswith('<div class="glw tex2jax_ignore mathjax_ignore">')   # "$0.0001 ... $0.0002" is no maths
     assert bundle["text/plain"].startswith("ChatWidget(openai / gpt-4")
 
 
@@ -199,3 +200,10 @@ def test_bad_arguments():
         ChatWidget("openai")
     with pytest.raises(TypeError):
         ChatWidget(ChatSession(provider="openai", api_key="x" * 20, base_url="http://127.0.0.1:9/v1"), free_form="x")
+
+
+def test_the_model_list_offers_chat_models_only():
+    from glwork.widgets.chat import models_for
+    names = models_for("openai")
+    assert names[0] == "gpt-4o-mini" and "gpt-4" in names
+    assert not [n for n in names if "embedding" in n]
