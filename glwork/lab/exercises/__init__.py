@@ -22,16 +22,25 @@ def exercise(exercise_id, title):
     return register
 
 
+def given(found, obj, cls, advice):
+    """True if `obj` is a `cls`; else fails with `advice`, whose {} names the type that was passed."""
+    if isinstance(obj, cls):
+        return True
+    found.fail(advice.format(type(obj).__name__))
+    return False
+
+
 def given_session(found, session, call):
     """True if `session` is a ChatSession; else says what was passed instead (`call`: the check line)."""
     from ...session import ChatSession
     if session is None:
         found.todo("no session yet: create it in the cell above the check")
         return False
-    if not isinstance(session, ChatSession):
-        found.fail(f"the argument is a {type(session).__name__}, not a ChatSession: {call}")
-        return False
-    return True
+    return given(found, session, ChatSession, "the argument is a {}, not a ChatSession: " + _literal(call))
+
+
+def _literal(text):
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def exercises():

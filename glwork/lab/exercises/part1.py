@@ -1,5 +1,5 @@
 """Part 1 (ChatSession) exercises."""
-from . import exercise
+from . import exercise, given
 
 FIRST_TOOL = "calculate_emissions"
 
@@ -15,9 +15,8 @@ def second_tool(found, session, response):
     if session is None:
         found.todo("no session yet: make one with your second tool and send it a question")
         return
-    if not isinstance(session, ChatSession):
-        found.fail(f"the first argument is a {type(session).__name__}, not the ChatSession you made: "
-                   f"check('01.second_tool', session, response)")
+    if not given(found, session, ChatSession, "the first argument is a {}, not the ChatSession you made: "
+                                               "check('01.second_tool', session, response)"):
         return
     names = _tools(session)
     if len(names) < 2:
@@ -93,8 +92,7 @@ def grounded(found, session, response):
     if session is None or response is None:
         found.todo("no session or reply yet: put a fact card in the system message and ask your question")
         return
-    if not isinstance(session, ChatSession):
-        found.fail("the first argument should be your ChatSession")
+    if not given(found, session, ChatSession, "the first argument should be your ChatSession"):
         return
     card = session.system_message or ""
     if "(source: data/carbon-corpus/" not in card:

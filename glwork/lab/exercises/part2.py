@@ -1,7 +1,7 @@
 """Part 2 (RAG) exercises: retrieval settings, a grounded cited answer, the RAG tuner."""
 import re
 
-from . import exercise
+from . import exercise, given
 
 E1_6 = "esrs-e1-6"
 E1_6_QUESTION = "Which emissions must a company disclose in metric tonnes of CO2 equivalent?"
@@ -12,14 +12,6 @@ RETRIEVE_ARGS = ("search_type", "alpha", "filters", "top_k")
 
 def _same(a, b):
     return " ".join(str(a).lower().split()) == " ".join(str(b).lower().split())
-
-
-def _not_a(found, obj, cls, advice):
-    """True (and the advice, naming what was passed) unless `obj` is a `cls`."""
-    if isinstance(obj, cls):
-        return False
-    found.fail(advice.format(type(obj).__name__))
-    return True
 
 
 def _top(sources, n=3):
@@ -63,7 +55,7 @@ def _filter_advice(engine, filters):
 def e1_6_first(found, engine, question, settings):
     from ...errors import LLMError
     from ...rag.engine import RAGEngine
-    if _not_a(found, engine, RAGEngine, "the first argument is a {}, not the RAGEngine: "
+    if not given(found, engine, RAGEngine, "the first argument is a {}, not the RAGEngine: "
                                          "check('02.e1_6_first', rag, question, settings)"):
         return
     if E1_6 not in getattr(engine, "documents", {}):
@@ -126,7 +118,7 @@ def e1_6_first(found, engine, question, settings):
 @exercise("02.scope2_cited", "a cited answer on Scope 2 from Scope 2 documents only")
 def scope2_cited(found, response):
     from ...rag.engine import RAGResponse
-    if _not_a(found, response, RAGResponse, "pass the RAGResponse of rag.query(...), not a {}"):
+    if not given(found, response, RAGResponse, "pass the RAGResponse of rag.query(...), not a {}"):
         return
     sources = response.sources
     if not sources:
@@ -164,7 +156,7 @@ def scope2_cited(found, response):
 @exercise("02.tuner_scope1", "tune retrieval so diesel in the company's own trucks finds Scope 1 first")
 def tuner_scope1(found, tuner):
     from ...widgets.rag_tuner import RAGTuner
-    if _not_a(found, tuner, RAGTuner, "pass the RAGTuner you made (tuner), not a {}"):
+    if not given(found, tuner, RAGTuner, "pass the RAGTuner you made (tuner), not a {}"):
         return
     if not _same(tuner.query.value, DIESEL_QUESTION):
         found.fail(f"keep the tuner's query as {DIESEL_QUESTION!r} and turn the knobs instead")

@@ -1,5 +1,5 @@
 """Part 3 (semantic caching) exercises. Both run on the cache alone: embeddings are local, no LLM call."""
-from . import exercise
+from . import exercise, given
 
 # The workshop lab's sequence: a paraphrase that must be served, another scope's question that must not.
 STORED = "What are Scope 1 emissions?"
@@ -17,13 +17,10 @@ STALE = tuple(q for q in STOCK if "electricity" in q.lower())
 
 def _is_cache(found, cache, exercise_id, name):
     from ...cache import SemanticCacheManager
-    if isinstance(cache, SemanticCacheManager):
-        return True
     hint = (" (pass the SemanticCacheManager itself; a ChatSession takes one as semantic_cache=...)"
             if hasattr(cache, "send_message") else "")
-    found.fail(f"the argument is a {type(cache).__name__}, not a SemanticCacheManager{hint}: "
-               f"check({exercise_id!r}, {name})")
-    return False
+    return given(found, cache, SemanticCacheManager,
+                 "the argument is a {}, not a SemanticCacheManager" + hint + f": check({exercise_id!r}, {name})")
 
 
 def _row(cache, question, scope):

@@ -2,7 +2,7 @@
 import random
 import time
 
-from . import exercise
+from . import exercise, given
 
 # The provider is overloaded (two 503s, no hint how long to wait), then rate-limits the backlog
 # (four 429s asking for 250 ms each). Served by the local backend to the learner's named session.
@@ -43,9 +43,8 @@ def retry_storm(found, session):
     from ...errors import LLMError
     from ...session import ChatSession
     from ..faults import scripted_faults
-    if not isinstance(session, ChatSession):
-        found.fail(f"the argument is a {type(session).__name__}, not a ChatSession: "
-                   f"check('04.retry_storm', storm_session)")
+    if not given(found, session, ChatSession, "the argument is a {}, not a ChatSession: "
+                                               "check('04.retry_storm', storm_session)"):
         return
     if session.mode != "local":
         found.fail(f"the session runs in {session.mode!r} mode: the storm is played by the kit's local backend, "
@@ -121,8 +120,8 @@ def retry_storm(found, session):
 def rate_limiter(found, limiter):
     from ...errors import ConfigurationError
     from ...resilience.limiter import RateLimiter
-    if not isinstance(limiter, RateLimiter):
-        found.fail(f"the argument is a {type(limiter).__name__}, not a RateLimiter: check('04.rate_limiter', limiter)")
+    if not given(found, limiter, RateLimiter,
+                 "the argument is a {}, not a RateLimiter: check('04.rate_limiter', limiter)"):
         return
     try:
         sent = _simulate(limiter.max_requests, limiter.max_tokens)

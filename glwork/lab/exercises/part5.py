@@ -1,7 +1,7 @@
 """Part 5 (cost & performance monitoring) exercises."""
 import re
 
-from . import exercise, given_session
+from . import exercise, given, given_session
 
 # Three short questions the budget exercise sends through the learner's session, one at a time.
 BUDGET_QUESTIONS = ("Name one renewable energy source. Two words at most.",
@@ -79,9 +79,8 @@ def two_calls(found, session):
 def cheaper_summary(found, cheaper, reference):
     from ...response import ChatResponse
     for name, value in (("first", cheaper), ("second", reference)):
-        if not isinstance(value, ChatResponse):
-            found.fail(f"the {name} argument is a {type(value).__name__}, not a reply of send_message(...): "
-                       f"check('05.cheaper_summary', cheaper, first)")
+        if not given(found, value, ChatResponse, f"the {name} argument is a {{}}, not a reply of send_message(...): "
+                                                 f"check('05.cheaper_summary', cheaper, first)"):
             return
     if cheaper is reference:
         found.todo("both arguments are the same reply: send your cheaper request and pass its reply first")
