@@ -69,9 +69,9 @@ def test_stage_scores_match_the_engines_own_retrieval(docs, search_type):
 
 def test_stage_scores_with_reranking_match_the_engine(docs):
     engine = RAGEngine(embedding_model=HashingEmbedder(), chunk_size=500, chunk_overlap=50, top_k=6, rerank_top_k=3)
-    engine._reranker = LengthReranker()   # what the tuner's re-rank checkbox does
+    engine.reranker = LengthReranker()   # what the tuner's re-rank checkbox does
     engine.index_documents(docs)
-    rows = stage_scores(engine, QUERY, top_k=6, reranker=engine._reranker, rerank_top_k=3)
+    rows = stage_scores(engine, QUERY, top_k=6, reranker=engine.reranker, rerank_top_k=3)
     assert ids(rows) == [s["chunk_id"] for s in engine.retrieve(QUERY)]
     assert len(rows) == 3 and all(r["rerank"] is not None for r in rows)
     assert [r["rerank"] for r in rows] == sorted((r["rerank"] for r in rows), reverse=True)
@@ -108,9 +108,9 @@ def test_search_type_and_alpha_reach_the_engine(docs):
 def test_rerank_checkbox_and_rerank_top_k(docs):
     reranker = LengthReranker()
     tuner = tuner_for(docs, top_k=6, reranker=reranker)
-    assert tuner.rerank_top_k.disabled and tuner.engine._reranker is None
+    assert tuner.rerank_top_k.disabled and tuner.engine.reranker is None
     tuner.rerank.value = True
-    assert tuner.engine._reranker is reranker and tuner.engine.rerank_top_k == 3
+    assert tuner.engine.reranker is reranker and tuner.engine.rerank_top_k == 3
     assert len(tuner.rows) == 3 and all(r["rerank"] is not None for r in tuner.rows)
     assert "re-ranked by the test re-ranker" in tuner.status.value
     tuner.rerank_top_k.value = 5
@@ -118,7 +118,7 @@ def test_rerank_checkbox_and_rerank_top_k(docs):
     tuner.top_k.value = 4                                # re-ranking keeps at most top_k
     assert tuner.rerank_top_k.max == 4 and len(tuner.rows) == 4
     tuner.rerank.value = False
-    assert tuner.engine._reranker is None and len(tuner.rows) == 4
+    assert tuner.engine.reranker is None and len(tuner.rows) == 4
     assert tuner.reindexes == 1
 
 

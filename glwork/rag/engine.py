@@ -113,7 +113,7 @@ class RAGEngine:
         self.max_context_chars = max_context_chars
         self.show_progress, self.approx_threshold = show_progress, approx_threshold
         self._embedder = make_embedder(embedding_model)
-        self._reranker = make_reranker(rerank_model)
+        self.reranker = make_reranker(rerank_model)   # None: no re-ranking; the RAG tuner's switch sets it
         self._index = None                 # VectorIndex, created when the dimension is known
         self._keyword = KeywordIndex()
         self._docs = {}                    # doc id -> {"metadata", "chunks": [chunk ids], "hash"}
@@ -221,7 +221,7 @@ class RAGEngine:
             "fusion": self.fusion,
             "top_k": self.top_k,
             "rerank_top_k": self.rerank_top_k,
-            "reranker": self._reranker.describe() if self._reranker else "none",
+            "reranker": self.reranker.describe() if self.reranker else "none",
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "chunk_unit": "characters",
@@ -268,15 +268,6 @@ class RAGEngine:
         return self._keyword
 
     @property
-    def reranker(self) -> Any:
-        """The re-ranker (None: no re-ranking). Set by the RAG tuner's re-rank switch."""
-        return self._reranker
-
-    @reranker.setter
-    def reranker(self, reranker: Any) -> None:
-        self._reranker = reranker
-
-    @property
     def answering_session(self) -> Any:
         """The ChatSession that has answered so far, or None (unlike `session`, never creates one)."""
         return self._session
@@ -319,13 +310,13 @@ class RAGEngine:
                           for cid in entry["chunks"]]
                 info["filtered_chunks"] = len(subset)
             hits = [] if subset == [] else self.search(text, k, subset, search_type, alpha)
-            if self._reranker is not None and hits:
+            if self.reranker is not None and hits:
                 keep = min(self.rerank_top_k or k, k)
                 cands = [(cid, self._chunks[cid].text, score) for cid, score in hits]
-                hits = fusion_mod.top(dict(self._reranker.rerank(text, cands)), keep)
+                hits = fusion_mod.top(dict(self.reranker.rerank(text, cands)), keep)
             sources = [self._source(cid, score) for cid, score in hits]
             # After re-ranking: a cross-encoder that failed to load reports its fallback.
-            info["reranker"] = self._reranker.describe() if self._reranker else "none"
+            info["reranker"] = self.reranker.describe() if self.reranker else "none"
         info["retrieval_ms"] = round((time.perf_counter() - start) * 1000, 1)
         return sources, info
 
