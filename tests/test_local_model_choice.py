@@ -142,8 +142,10 @@ def _installed(monkeypatch, tmp_path, *specs):
     import importlib.util
     monkeypatch.setenv("GLWORK_CACHE_DIR", str(tmp_path))
     (tmp_path / "models").mkdir(exist_ok=True)
+    from glwork.local.model import write_stamp
     for spec in specs:
         (tmp_path / "models" / spec.filename).write_bytes(b"")
+        write_stamp(tmp_path / "models" / spec.filename, spec.sha256)   # installed, as far as is_installed sees
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: object() if name == "llama_cpp" else real(name, *a))

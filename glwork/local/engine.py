@@ -330,7 +330,8 @@ _engines: dict = {}   # one per (GLWORK_LOCAL_ENGINE, model), so switching back 
 _engine_lock = threading.Lock()
 
 
-def _choice():
+def engine_choice():
+    """GLWORK_LOCAL_ENGINE, checked: auto, llama or extractive."""
     choice = (os.environ.get(ENGINE_ENV) or "auto").strip().lower()
     if choice not in ("auto", "llama", "extractive"):
         raise ValueError(f"{ENGINE_ENV} must be auto, llama or extractive, not {choice!r}")
@@ -342,7 +343,7 @@ def select_engine(model=None):
     chosen one); `auto` falls back to extractive, saying why."""
     from .extractive import ExtractiveEngine
     from .models import chosen
-    choice, model = _choice(), model or chosen()
+    choice, model = engine_choice(), model or chosen()
     if choice == "extractive":
         eng = ExtractiveEngine(why=f"{ENGINE_ENV}=extractive")
     elif choice == "llama":
@@ -365,7 +366,7 @@ def get_engine(model=None):
     """The process-wide engine for the current GLWORK_LOCAL_ENGINE running `model` (a local model's
     name, id or alias; None: the chosen one, see models.chosen), built on first use."""
     from .models import chosen, get
-    choice = _choice()
+    choice = engine_choice()
     spec = get(model) if model else chosen()
     key = (choice, None if choice == "extractive" else spec.name)
     with _engine_lock:

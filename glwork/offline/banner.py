@@ -8,14 +8,13 @@ def _local_label(short=False):
     waits for a model to load, behind other kernels' jobs, is a notebook that seems to hang). Each
     answer still names the model that really wrote it."""
     import importlib.util
-    import os
     try:
-        from ..local.model import models_dir
+        from ..local.engine import engine_choice
+        from ..local.model import is_installed
         from ..local.models import MODELS, chosen
         model = chosen("chat")
-        engine = os.environ.get("GLWORK_LOCAL_ENGINE", "auto")
-        if engine == "extractive" or importlib.util.find_spec("llama_cpp") is None \
-                or not (models_dir() / model.filename).exists():
+        if engine_choice() == "extractive" or importlib.util.find_spec("llama_cpp") is None \
+                or not is_installed(model):
             return "the extractive fallback glwork-extractive-v1 (quotes the corpus; no local chat model is installed)"
         label = f"{model.id} (llama.cpp, loaded on first use)"
         if short:
