@@ -102,22 +102,11 @@ def write_empty(path, backend):
         "recorded_on": dt.date.today().isoformat(), "backend": label, "models": [], "interactions": 0}}}))
 
 
-def _joined_streams(outputs):
-    """A streamed answer as one output, not one per token (Jupyter shows them alike; nbval joins them too)."""
-    joined = []
-    for out in outputs:
-        if joined and out.get("output_type") == "stream" and joined[-1].get("output_type") == "stream" \
-                and joined[-1].get("name") == out.get("name"):
-            joined[-1]["text"] = joined[-1]["text"] + out["text"]
-        else:
-            joined.append(out)
-    return joined
-
-
 def refresh(path):
     """Execute a notebook in replay mode and store its outputs in place (what nbval compares)."""
     import nbformat
     from nbclient import NotebookClient
+    from nbconvert.preprocessors.coalescestreams import CoalesceStreamsPreprocessor
     nb = nbformat.read(str(path), as_version=4)
     # Strict: a request the new cassette does not hold means the notebook and its recording disagree.
     with tempfile.TemporaryDirectory() as tmp, \
@@ -127,13 +116,14 @@ def refresh(path):
         NotebookClient(nb, timeout=900, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.metadata.pop("widgets", None)
+    # a streamed answer as one output, not one per token (Jupyter shows them alike; nbval joins them too)
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
     count = 0
     for cell in nb.cells:  # counts 1..n, so a re-run changes no line of the file but real outputs
         if cell.cell_type == "code":
             count += 1
             cell.execution_count = count
             cell.metadata.pop("execution", None)   # run timestamps: noise in every diff
-            cell.outputs = _joined_streams(cell.get("outputs", []))
             for out in cell.get("outputs", []):
                 if "execution_count" in out:
                     out["execution_count"] = count
