@@ -35,17 +35,7 @@ class AnthropicAdapter(SDKAdapter):
         system = req.system
         messages = _merge_roles([_message(m) for m in req.messages])
         schema = _schema_tool(req)
-        if schema:
-            # Messages has no json_schema: Anthropic's own way is a tool whose input_schema is the schema,
-            # forced, so the model can only answer with input that matches it (its input is the reply).
-            kw = {"model": req.model, "messages": messages, "max_tokens": req.max_tokens or DEFAULT_MAX_TOKENS,
-                  "tools": [schema], "tool_choice": {"type": "tool", "name": schema["name"]}}
-            if system:
-                kw["system"] = system
-            if req.temperature is not None:
-                kw["extra_body"] = {"temperature": min(max(req.temperature, 0.0), 1.0)}
-            return kw
-        if req.json_mode:
+        if req.json_mode and not schema:
             # No JSON mode in Messages: instruct, and prefill the reply with "{" so it starts as JSON.
             system = f"{system}\n\n{JSON_INSTRUCTION}" if system else JSON_INSTRUCTION
             messages.append({"role": "assistant", "content": "{"})
@@ -55,7 +45,11 @@ class AnthropicAdapter(SDKAdapter):
         if req.temperature is not None:
             # SDK 1.x+ dropped the keyword; the API still takes it on models with sampling options.
             kw["extra_body"] = {"temperature": min(max(req.temperature, 0.0), 1.0)}  # range 0-1
-        if req.tools:
+        if schema:
+            # Messages has no json_schema: Anthropic's own way is a tool whose input_schema is the schema,
+            # forced, so the model can only answer with input that matches it (its input is the reply).
+            kw["tools"], kw["tool_choice"] = [schema], {"type": "tool", "name": schema["name"]}
+        elif req.tools:
             kw["tools"] = [{"name": t["name"], "description": t.get("description") or "",
                             "input_schema": t.get("parameters") or {"type": "object", "properties": {}}}
                            for t in req.tools]
@@ -75,7 +69,7 @@ class AnthropicAdapter(SDKAdapter):
         calls = [ToolCall(b.id, b.name, dict(b.input or {}), json.dumps(b.input or {}))
                  for b in resp.content if b.type == "tool_use"]
         if _schema_tool(req):   # the forced tool's input is the JSON reply, not a call for the caller to run
-            text, calls = (calls[0].raw_arguments if calls else text), []
+            text = calls[0].raw_arguments if calls else text
             return Completion(text, [], _usage(resp.usage), resp.model, "stop", getattr(resp, "_request_id", None))
         if req.json_mode:
             text = "{" + text
