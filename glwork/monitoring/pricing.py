@@ -154,9 +154,11 @@ def cost_of(usage, model):
     return dollars / 1_000_000
 
 
-def known_models(provider=None, registered=True):
+def known_models(provider=None, registered=True, chat=False):
     """Model families of the shipped table (for `provider`'s family: "openai", "anthropic"; Azure serves
-    OpenAI's), plus those added by register_price() unless `registered=False`."""
+    OpenAI's), plus those added by register_price() unless `registered=False`. `chat`: only models that
+    write text (an embedding model's output limit is 0)."""
     family = providers.family(provider) or provider
-    names = {m for m, row in _table().items() if family is None or row.get("provider") == family}
+    names = {m for m, row in _table().items() if (family is None or row.get("provider") == family)
+             and not (chat and not row.get("max_output_tokens"))}
     return sorted(names | set(_extra)) if registered else sorted(names)

@@ -32,7 +32,7 @@ def available_providers(mode):
 def models_for(provider, current=None):
     """Models of the pricing table for the family `provider` serves (Azure: OpenAI's), the default first."""
     from ..monitoring.pricing import known_models
-    names = [n for n in known_models(provider, registered=False) if "embedding" not in n]   # chat models only
+    names = known_models(provider, registered=False, chat=True)
     first = [default_model(provider)] + ([current] if current else [])
     return list(dict.fromkeys(first + names))
 
