@@ -111,9 +111,9 @@ def describe_local(model: str | None) -> str:
 
 def announce(model: str | None, what: str = "answered") -> None:
     """One short line under the cell: this answer (or embedding) is not from the recording."""
-    line = f"[not in this notebook's recording: {what} now by {describe_local(model)}]"
-    if what == "answered":   # a learner should not take a small model's unprompted facts for the standard's
-        line = line[:-1] + " · a small model: facts it was not given are often wrong]"
+    # a learner should not take a small model's unprompted facts for the standard's
+    caution = " · a small model: facts it was not given are often wrong" if what == "answered" else ""
+    line = f"[not in this notebook's recording: {what} now by {describe_local(model)}{caution}]"
     log.info(line)
     if _quiet["depth"] == 0 and _in_notebook():
         print(line, file=sys.stdout, flush=True)
