@@ -68,15 +68,14 @@ SOURCES = ("recorded", "local", "live")
 def source_label(source, provider, model, cached=False):
     """Where a reply came from, in a few words for a footer or a table. `cached`: a semantic-cache
     hit repeats an earlier reply, so it says where that one came from, never "answered now"."""
-    if cached:
-        return "from the semantic cache; first " + source_label(source, provider, model).replace(" now ", " ")
+    first = "from the semantic cache; first " if cached else ""
     if source == "recorded":
-        return f"replayed from the recording ({provider} / {model})"
+        return f"{first}replayed from the recording ({provider} / {model})"
     if source == "local":
-        return f"answered now by the local model {model} (not {provider})"
+        return f"{first}answered {'' if cached else 'now '}by the local model {model} (not {provider})"
     if source == "live":
-        return f"live from {provider} / {model}"
-    return f"{provider} / {model}"
+        return f"{first}live from {provider} / {model}"
+    return f"{first}{provider} / {model}"
 
 
 class ChatResponse(str):
