@@ -135,10 +135,6 @@ def close_cassette() -> None:
     config.set_cassette_active(False)
 
 
-def current_notebook() -> str | None:
-    return _open.get("name")
-
-
 def cassette_miss(exc: BaseException, provider: str | None = None) -> CassetteMissError | None:
     """vcrpy's "not in the cassette" as a CassetteMissError naming the notebook, else None: registered
     with the provider adapters, since vcrpy raises it inside the SDK's HTTP client."""

@@ -7,7 +7,6 @@ is written, and the cassette carries its provenance (date, backend, models) unde
 """
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -198,7 +197,3 @@ def miss_error(exc, notebook, provider=None):
         f"Nothing was sent to the network. Record it with `glwork record {notebook or 'NOTEBOOK'} --backend local` "
         f"(or with a provider key, `glwork record {notebook or 'NOTEBOOK'}`), or run this cell with "
         f"GLWORK_MODE=local to ask the local model.", provider=provider)
-
-
-def backend_label(live_base=None):
-    return os.environ.get("GLWORK_RECORD_BACKEND_LABEL") or live_base or "unknown"
