@@ -14,8 +14,9 @@ RUN_ANYWAY = {"00_setup", "01_chatsession"}   # papermill injects mode="replay" 
 def _stored(path, out):
     """A notebook replayed with its recorded parameters is what its stored outputs show, and nbval
     (`make test-notebooks`) re-runs it against exactly those: read them instead of a third replay."""
-    out.write_text(path.read_text())
-    return _text(json.loads(path.read_text()))
+    text = path.read_text()
+    out.write_text(text)   # where a test looks for a run's notebook
+    return _text(json.loads(text))
 
 
 def _text(nb):
