@@ -72,7 +72,7 @@ def test_own_question_is_answered_by_the_local_backend_labelled(wire_server, cas
     assert r.model == "glwork-extractive-v1" and r.cost_is_estimate
     out = capsys.readouterr().out
     assert "not in this notebook's recording" in out and "extractive" in out
-    assert "a small model: facts it was not given are often wrong]" in out   # a learner is told to doubt it
+    assert "a small model, often wrong on facts: check them against the corpus]" in out   # told to doubt it
     rec = s.get_calls()[-1]
     assert rec.source == "local" and rec.model == "glwork-extractive-v1"
     # the conversation goes on: history kept, the next turn answered too

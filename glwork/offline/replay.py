@@ -112,7 +112,7 @@ def describe_local(model: str | None) -> str:
 def announce(model: str | None, what: str = "answered") -> None:
     """One short line under the cell: this answer (or embedding) is not from the recording."""
     # a learner should not take a small model's unprompted facts for the standard's
-    caution = " · a small model: facts it was not given are often wrong" if what == "answered" else ""
+    caution = " · a small model, often wrong on facts: check them against the corpus" if what == "answered" else ""
     line = f"[not in this notebook's recording: {what} now by {describe_local(model)}{caution}]"
     log.info(line)
     if _quiet["depth"] == 0 and _in_notebook():
